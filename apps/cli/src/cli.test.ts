@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { main } from './cli.js';
+import { EXIT } from './exit-codes.js';
+
+const config = fileURLToPath(new URL('../../../examples/sandbox/rel.config.yaml', import.meta.url));
+const bin = fileURLToPath(new URL('../bin/rel.js', import.meta.url));
+const forbid = fileURLToPath(new URL('../test/forbid-clients.mjs', import.meta.url));
+
+async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => {
+    out += d;
+  });
+  stderr.on('data', (d) => {
+    err += d;
+  });
+  const code = await main(args, { stdout, stderr, env });
+  return { code, out, err };
+}
+
+describe('rel (in process)', () => {
+  it('--help lists the commands and the exit codes', async () => {
+    const { code, out } = await run(['--help']);
+    expect(code).toBe(0);
+    expect(out).toContain('rel deploy backend <env> <version>');
+    expect(out).toContain('rel status');
+    expect(out).toMatch(/exit codes: 0 ok, 1 a step failed, 2 bad input/);
+  });
+
+  it('help for one command', async () => {
+    const { code, out } = await run(['deploy', 'frontend', '--help']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^usage: rel deploy frontend <env> <version>/);
+  });
+
+  it.each([
+    [['deploy', 'backend', 'purple', 'v1'], /^rel: unknown environment "purple": expected "blue" or "green"\n$/],
+    [['deploy', 'backend', 'green', 'v1;rm -rf /'], /^rel: invalid version "v1;rm -rf \/"/],
+    [['deploy', 'backend', 'green', '$(reboot)'], /^rel: invalid version "\$\(reboot\)"/],
+    [['deploy', 'backend', 'green', ''], /^rel: invalid version ""/],
+    [['deploy', 'backend', 'green'], /^rel: expected 2 argument\(s\): usage: rel deploy backend <env> <version>\n$/],
+    [['deploy', 'sideways', 'green', 'v1'], /^rel: unknown command "deploy sideways green v1"/],
+    [['deploy', 'backend', 'green', 'v1', '--colour'], /^rel: Unknown option '--colour'/],
+    [['frobnicate'], /^rel: unknown command "frobnicate" \(see rel --help\)\n$/],
+  ])('bad input %j: one line, exit 2', async (args, pattern) => {
+    const { code, out, err } = await run([...args, '--config', config]);
+    expect(code).toBe(EXIT.BAD_INPUT);
+    expect(err).toMatch(pattern);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(out).toBe('');
+  });
+
+  it('a missing config file: exit 2 naming the file', async () => {
+    const { code, err } = await run(['status', '--config', '/nonexistent/rel.config.yaml']);
+    expect(code).toBe(EXIT.BAD_INPUT);
+    expect(err).toBe('rel: config file /nonexistent/rel.config.yaml not found (set --config or REL_CONFIG)\n');
+  });
+
+  it('--json reports the error as a JSON line', async () => {
+    const { code, out } = await run(['deploy', 'backend', 'red', 'v1', '--json', '--config', config]);
+    expect(code).toBe(EXIT.BAD_INPUT);
+    expect(JSON.parse(out)).toMatchObject({ type: 'error', code: 'BAD_INPUT', exitCode: 2 });
+  });
+});
+
+describe('rel (the built binary)', () => {
+  const exec = promisify(execFile);
+
+  it('--help and --version load no Docker, database or HTTP client', async () => {
+    for (const flag of ['--help', '--version']) {
+      const { stdout } = await exec(process.execPath, ['--import', forbid, bin, flag]);
+      expect(stdout).toMatch(flag === '--version' ? /^rel \d+\.\d+\.\d+\n$/ : /commands:/);
+    }
+  });
+
+  it('the guard itself works: a command that needs Docker fails under it', async () => {
+    const error = await exec(process.execPath, ['--import', forbid, bin, 'status', '--config', config]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error).toMatchObject({ code: 1 });
+    expect((error as { stderr: string }).stderr).toMatch(/forbidden module dockerode/);
+  });
+
+  it('a malformed config file is a one-line error, exit 2, no stack trace', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/rel-cli-`);
+    writeFileSync(`${dir}/rel.config.yaml`, 'project: [oops\n');
+    const error = await exec(process.execPath, [bin, 'status'], { cwd: dir }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error).toMatchObject({ code: 2 });
+    expect((error as { stderr: string }).stderr).toMatch(/^rel: config file .*rel\.config\.yaml is not valid YAML at line \d+, column \d+: .*\n$/);
+  });
+});

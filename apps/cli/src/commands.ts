@@ -1,0 +1,71 @@
+import type { RelConfig } from './config/schema.js';
+import type { Reporter } from './report/reporter.js';
+
+export interface GlobalOptions {
+  config?: string;
+  json: boolean;
+  dryRun: boolean;
+  verbose: boolean;
+}
+
+/** What a command gets: its arguments, the global options, a reporter, and the config on demand. */
+export interface CommandContext {
+  args: string[];
+  options: GlobalOptions & Record<string, string | boolean | undefined>;
+  reporter: Reporter;
+  /** Loads and validates the config the first time it is called. */
+  config(): RelConfig;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+export interface CommandModule {
+  /** Returns the exit code (default 0). */
+  run(context: CommandContext): Promise<number | undefined>;
+}
+
+export interface CommandSpec {
+  /** The words that name the command: `['deploy', 'backend']`. */
+  path: string[];
+  /** Names of positional arguments, for usage and arity. */
+  args: string[];
+  summary: string;
+  /** Options of this command beyond the global ones. */
+  options?: Record<string, { type: 'boolean' | 'string'; description: string }>;
+  /** Loaded only when the command runs, so `rel --help` loads no Docker, database or HTTP client. */
+  load: () => Promise<CommandModule>;
+}
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    path: ['deploy', 'backend'],
+    args: ['env', 'version'],
+    summary: 'pull the API image, (re)start the database and the API of <env>, health-check it',
+    load: () => import('./commands/deploy.js').then((m) => m.deployBackendCommand),
+  },
+  {
+    path: ['deploy', 'frontend'],
+    args: ['env', 'version'],
+    summary: 'pull the client image, replace the client of <env>, health-check it',
+    load: () => import('./commands/deploy.js').then((m) => m.deployFrontendCommand),
+  },
+  {
+    path: ['status'],
+    args: [],
+    summary: 'each environment: its containers, their versions and health',
+    load: () => import('./commands/status.js').then((m) => m.statusCommand),
+  },
+];
+
+export const GLOBAL_OPTIONS = {
+  config: { type: 'string', description: 'config file (default ./rel.config.yaml, or $REL_CONFIG)' },
+  json: { type: 'boolean', description: 'one JSON event per line on stdout' },
+  'dry-run': { type: 'boolean', description: 'print the plan; change nothing' },
+  verbose: { type: 'boolean', description: 'more detail, and error codes' },
+  help: { type: 'boolean', description: 'show help' },
+  version: { type: 'boolean', description: 'show the version of rel' },
+} as const;
+
+export function usage(spec: CommandSpec): string {
+  return `rel ${[...spec.path, ...spec.args.map((a) => `<${a}>`)].join(' ')}`;
+}

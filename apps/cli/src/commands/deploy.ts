@@ -1,0 +1,43 @@
+import { parseEnvironment } from '@rel/core';
+import { validateTag } from '@rel/docker';
+import type { CommandContext, CommandModule } from '../commands.js';
+import { EXIT } from '../exit-codes.js';
+import { type DeployResult, deployBackend, deployFrontend, planDeploy } from '../flows/deploy.js';
+import { dockerClient } from './docker.js';
+
+function deployCommand(role: 'backend' | 'frontend'): CommandModule {
+  return {
+    async run(context: CommandContext) {
+      const env = parseEnvironment(context.args[0]);
+      const version = context.args[1]!;
+      validateTag(version, 'version');
+      const config = context.config();
+      const docker = await dockerClient();
+      if (context.options.dryRun) {
+        const plan = await planDeploy({ config, env, version, docker, role });
+        context.reporter.result(
+          [`dry run: rel deploy ${role} ${env} ${version} would:`, ...plan.steps.map((s, i) => `  ${i + 1}. ${s}`)].join('\n'),
+          plan,
+        );
+        return EXIT.OK;
+      }
+      const deploy = role === 'backend' ? deployBackend : deployFrontend;
+      const result: DeployResult = await deploy({
+        config,
+        env,
+        version,
+        docker,
+        onEvent: context.reporter.sink,
+        signal: context.signal,
+      });
+      context.reporter.result(
+        `${env} ${role} is at ${version} and healthy (ready ${result.readyAfterMs} ms after start)`,
+        result,
+      );
+      return EXIT.OK;
+    },
+  };
+}
+
+export const deployBackendCommand = deployCommand('backend');
+export const deployFrontendCommand = deployCommand('frontend');

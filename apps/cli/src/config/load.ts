@@ -1,0 +1,290 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ENVIRONMENTS, RelError, parseDuration } from '@rel/core';
+import { parseDocument } from 'yaml';
+import { interpolate } from './interpolate.js';
+import type { EnvironmentPorts, HealthCheck, RelConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'rel.config.yaml';
+
+export interface LoadConfigOptions {
+  /** `--config`; else `$REL_CONFIG`; else `./rel.config.yaml`. */
+  file?: string;
+  /** Where `${VAR}` values come from. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Base for a relative `file`. Default `process.cwd()`. */
+  cwd?: string;
+}
+
+export function resolveConfigPath(options: LoadConfigOptions = {}): string {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.REL_CONFIG ?? DEFAULT_CONFIG_FILE;
+  return resolve(options.cwd ?? process.cwd(), file);
+}
+
+/** Reads, interpolates and validates a config file. Throws one CONFIG error naming the key, the value and what was expected. */
+export function loadConfig(options: LoadConfigOptions = {}): RelConfig {
+  const file = resolveConfigPath(options);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code})`;
+    throw new RelError('CONFIG', `config file ${file} ${why} (set --config or REL_CONFIG)`, { cause: error });
+  }
+  return parseConfig(text, file, options.env ?? process.env);
+}
+
+/** Validates config text; `file` names it in errors and anchors relative paths. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): RelConfig {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
+    throw new RelError('CONFIG', `config file ${file} is not valid YAML${where}: ${first.message.split('\n')[0]}`);
+  }
+  const raw: unknown = doc.toJS();
+  const reader = new Reader(file, env);
+  const config = reader.config(raw);
+  if (reader.errors.length > 0) {
+    const more = reader.errors.length > 1 ? ` (and ${reader.errors.length - 1} more problem(s))` : '';
+    throw new RelError('CONFIG', `${file}: ${reader.errors[0]}${more}`, { details: { problems: reader.errors } });
+  }
+  return config;
+}
+
+const PROJECT_NAME = /^[a-z0-9][a-z0-9_.-]{0,40}$/;
+// registry host[:port]/path, lowercase path components as Docker requires
+const REPOSITORY = /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/;
+const IMAGE_WITH_TAG = /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const REGISTRY = /^[a-zA-Z0-9.-]+(:\d+)?$/;
+const SQL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+// keys whose values are never printed, wherever they appear (say, backend.env.API_TOKEN)
+const SECRET_KEY = /pass|token|secret|key/i;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Walks the parsed YAML, collecting every problem with the path of its key. */
+class Reader {
+  readonly errors: string[] = [];
+  readonly secrets = new Set<string>();
+  constructor(
+    private readonly file: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  config(raw: unknown): RelConfig {
+    const root = this.object(raw, '(top level)') ?? {};
+    this.noUnknownKeys(root, '', [
+      'project',
+      'registry',
+      'images',
+      'environments',
+      'database',
+      'backend',
+      'frontend',
+      'stateDir',
+      'labels',
+    ]);
+    const registry = this.object(root.registry, 'registry') ?? {};
+    this.noUnknownKeys(registry, 'registry', ['server', 'username', 'password', 'dockerConfig']);
+    const images = this.object(root.images, 'images') ?? {};
+    this.noUnknownKeys(images, 'images', ['backend', 'frontend', 'database']);
+    const environments = this.object(root.environments, 'environments') ?? {};
+    this.noUnknownKeys(environments, 'environments', [...ENVIRONMENTS]);
+    const database = this.object(root.database, 'database') ?? {};
+    this.noUnknownKeys(database, 'database', ['name', 'user', 'password', 'port', 'readyTimeout']);
+
+    const username = this.optionalString(registry.username, 'registry.username');
+    const password = this.optionalString(registry.password, 'registry.password', { secret: true });
+    if ((username === undefined) !== (password === undefined)) {
+      this.errors.push(
+        `registry: username and password go together (got only ${username === undefined ? 'password' : 'username'}); omit both to use the Docker config.json`,
+      );
+    }
+    const dockerConfig = this.optionalString(registry.dockerConfig, 'registry.dockerConfig');
+    const configDir = dirname(this.file);
+    const envs = Object.fromEntries(
+      ENVIRONMENTS.map((name) => [name, this.ports(environments[name], `environments.${name}`)]),
+    ) as Record<(typeof ENVIRONMENTS)[number], EnvironmentPorts>;
+    this.distinctPorts(envs);
+
+    const stateDir = this.optionalString(root.stateDir, 'stateDir') ?? '.rel';
+    return {
+      file: this.file,
+      project: this.matching(root.project, 'project', PROJECT_NAME, 'lowercase letters, digits, _ . - (max 41)'),
+      registry: {
+        server: this.matching(registry.server, 'registry.server', REGISTRY, 'a registry host[:port] like ghcr.io'),
+        ...(username === undefined ? {} : { username }),
+        ...(password === undefined ? {} : { password }),
+        ...(dockerConfig === undefined ? {} : { dockerConfig: resolve(configDir, dockerConfig) }),
+      },
+      images: {
+        backend: this.matching(images.backend, 'images.backend', REPOSITORY, 'an image repository without tag'),
+        frontend: this.matching(images.frontend, 'images.frontend', REPOSITORY, 'an image repository without tag'),
+        database: this.matching(images.database, 'images.database', IMAGE_WITH_TAG, 'an image reference with a tag'),
+      },
+      environments: envs,
+      database: {
+        name: this.matching(database.name, 'database.name', SQL_NAME, 'a lowercase SQL identifier'),
+        user: this.matching(database.user, 'database.user', SQL_NAME, 'a lowercase SQL identifier'),
+        password: this.requiredString(database.password, 'database.password', { secret: true }),
+        port: this.port(database.port ?? 5432, 'database.port'),
+      },
+      labels: this.labels(root.labels),
+      databaseReadyTimeoutMs: this.duration(database.readyTimeout ?? '60s', 'database.readyTimeout'),
+      backend: this.service(root.backend, 'backend', '60s'),
+      frontend: this.service(root.frontend, 'frontend', '30s'),
+      stateDir: isAbsolute(stateDir) ? stateDir : resolve(configDir, stateDir),
+      secrets: [...this.secrets].filter((s) => s.length > 0),
+    };
+  }
+
+  private service(raw: unknown, key: string, defaultTimeout: string): RelConfig['backend'] {
+    const section = raw === undefined ? {} : (this.object(raw, key) ?? {});
+    this.noUnknownKeys(section, key, ['port', 'health', 'env']);
+    const health = section.health === undefined ? {} : (this.object(section.health, `${key}.health`) ?? {});
+    this.noUnknownKeys(health, `${key}.health`, ['path', 'timeout']);
+    const env: Record<string, string> = {};
+    const rawEnv = section.env === undefined ? {} : (this.object(section.env, `${key}.env`) ?? {});
+    for (const [name, value] of Object.entries(rawEnv)) {
+      if (!ENV_NAME.test(name)) this.errors.push(`${key}.env: ${JSON.stringify(name)} is not a valid variable name`);
+      const text = this.scalar(value, `${key}.env.${name}`);
+      if (text !== undefined) env[name] = text;
+    }
+    const path = this.optionalString(health.path, `${key}.health.path`) ?? '/health';
+    if (!path.startsWith('/')) this.errors.push(`${key}.health.path: ${JSON.stringify(path)} must start with /`);
+    const check: HealthCheck = { path, timeoutMs: this.duration(health.timeout ?? defaultTimeout, `${key}.health.timeout`) };
+    return { port: this.port(section.port ?? 8080, `${key}.port`), health: check, env };
+  }
+
+  private labels(raw: unknown): Record<string, string> {
+    const labels: Record<string, string> = {};
+    if (raw === undefined) return labels;
+    for (const [name, value] of Object.entries(this.object(raw, 'labels') ?? {})) {
+      if (!/^[a-z0-9][a-z0-9._-]*$/.test(name) || name.startsWith('rel.project') || name.startsWith('rel.environment')) {
+        this.errors.push(`labels.${name}: not a valid label name (lowercase letters, digits, . _ -; not rel.project/rel.environment)`);
+      }
+      const text = this.scalar(value, `labels.${name}`);
+      if (text !== undefined) labels[name] = text;
+    }
+    return labels;
+  }
+
+  private ports(raw: unknown, key: string): EnvironmentPorts {
+    const section = this.object(raw, key) ?? {};
+    this.noUnknownKeys(section, key, ['apiPort', 'clientPort', 'dbPort']);
+    return {
+      apiPort: this.port(section.apiPort, `${key}.apiPort`),
+      clientPort: this.port(section.clientPort, `${key}.clientPort`),
+      dbPort: this.port(section.dbPort, `${key}.dbPort`),
+    };
+  }
+
+  private distinctPorts(envs: Record<string, EnvironmentPorts>): void {
+    const seen = new Map<number, string>();
+    for (const [env, ports] of Object.entries(envs)) {
+      for (const [name, port] of Object.entries(ports)) {
+        if (!port) continue;
+        const other = seen.get(port);
+        if (other) this.errors.push(`environments.${env}.${name}: port ${port} is already used by ${other}`);
+        else seen.set(port, `environments.${env}.${name}`);
+      }
+    }
+  }
+
+  private object(raw: unknown, key: string): Record<string, unknown> | undefined {
+    if (raw === undefined || raw === null) {
+      this.errors.push(`${key}: missing (expected a mapping)`);
+      return undefined;
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      this.errors.push(`${key}: expected a mapping, got ${describe(raw)}`);
+      return undefined;
+    }
+    return raw as Record<string, unknown>;
+  }
+
+  private noUnknownKeys(section: Record<string, unknown>, key: string, known: string[]): void {
+    for (const name of Object.keys(section)) {
+      if (!known.includes(name)) {
+        this.errors.push(`${key ? `${key}.` : ''}${name}: unknown key (expected one of ${known.join(', ')})`);
+      }
+    }
+  }
+
+  private scalar(raw: unknown, key: string, options: { secret?: boolean } = {}): string | undefined {
+    if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+    if (typeof raw !== 'string') {
+      this.errors.push(`${key}: expected a string, got ${describe(raw)}`);
+      return undefined;
+    }
+    try {
+      const { value } = interpolate(raw, key, this.env);
+      if (options.secret || SECRET_KEY.test(key)) this.secrets.add(value);
+      return value;
+    } catch (error) {
+      this.errors.push((error as Error).message);
+      return undefined;
+    }
+  }
+
+  private requiredString(raw: unknown, key: string, options: { secret?: boolean } = {}): string {
+    if (raw === undefined || raw === null) {
+      this.errors.push(`${key}: missing (expected a string)`);
+      return '';
+    }
+    const value = this.scalar(raw, key, options) ?? '';
+    if (value === '' && raw !== undefined) this.errors.push(`${key}: must not be empty`);
+    return value;
+  }
+
+  private optionalString(raw: unknown, key: string, options: { secret?: boolean } = {}): string | undefined {
+    if (raw === undefined || raw === null) return undefined;
+    return this.scalar(raw, key, options);
+  }
+
+  private matching(raw: unknown, key: string, pattern: RegExp, expected: string): string {
+    if (raw === undefined || raw === null) {
+      this.errors.push(`${key}: missing (expected ${expected})`);
+      return '';
+    }
+    const value = this.scalar(raw, key);
+    if (value !== undefined && !pattern.test(value)) {
+      this.errors.push(`${key}: ${JSON.stringify(value)} is not valid (expected ${expected})`);
+    }
+    return value ?? '';
+  }
+
+  private port(raw: unknown, key: string): number {
+    if (raw === undefined || raw === null) {
+      this.errors.push(`${key}: missing (expected a port number 1-65535)`);
+      return 0;
+    }
+    const text = this.scalar(raw, key);
+    const port = Number(text);
+    if (text === undefined || !/^\d+$/.test(text) || port < 1 || port > 65535) {
+      this.errors.push(`${key}: ${JSON.stringify(raw)} is not a port (expected a number 1-65535)`);
+      return 0;
+    }
+    return port;
+  }
+
+  private duration(raw: unknown, key: string): number {
+    const text = this.scalar(raw, key);
+    if (text === undefined) return 0;
+    try {
+      return parseDuration(text, key);
+    } catch {
+      this.errors.push(`${key}: ${JSON.stringify(text)} is not a duration (expected 30s, 10m or seconds)`);
+      return 0;
+    }
+  }
+}
+
+function describe(raw: unknown): string {
+  if (raw === null) return 'null';
+  if (Array.isArray(raw)) return 'a list';
+  if (typeof raw === 'object') return 'a mapping';
+  return `${typeof raw} ${JSON.stringify(raw)}`;
+}

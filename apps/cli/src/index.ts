@@ -1,0 +1,13 @@
+export { main } from './cli.js';
+export type { MainIO } from './cli.js';
+export { EXIT, exitCodeFor } from './exit-codes.js';
+export type { ExitCode } from './exit-codes.js';
+export { loadConfig, parseConfig, resolveConfigPath, DEFAULT_CONFIG_FILE } from './config/load.js';
+export type { LoadConfigOptions } from './config/load.js';
+export type { RelConfig, EnvironmentPorts, HealthCheck } from './config/schema.js';
+export { deployBackend, deployFrontend, planDeploy } from './flows/deploy.js';
+export type { DeployOptions, DeployResult, DeployPlan } from './flows/deploy.js';
+export { readStatus, formatStatus } from './flows/status.js';
+export type { EnvironmentStatus } from './flows/status.js';
+export { createReporter, chooseMode } from './report/reporter.js';
+export type { Reporter, ReporterOptions, OutputMode } from './report/reporter.js';

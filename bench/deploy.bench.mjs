@@ -1,0 +1,150 @@
+// bench/deploy: `rel deploy backend green <v>` against the same steps done by hand with the docker CLI,
+// measured side by side in one run (alternating, several rounds, medians). Also: how long after the API
+// was actually ready rel noticed it, and `rel --help` against `node -e 0`.
+//
+// The baseline does what deploy-backend.sh does, with the docker CLI: pull the API and database images,
+// remove the old API container, keep the running database, start the API, poll /health until 200
+// (every 100 ms, a tighter loop than such scripts usually have).
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const rel = join(root, 'apps/cli/bin/rel.js');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const project = 'relbench';
+const ports = { apiPort: 28082, clientPort: 28092, dbPort: 25432 };
+const versions = ['v1', 'v2'];
+
+const dir = mkdtempSync(join(tmpdir(), 'rel-bench-'));
+const config = join(dir, 'rel.config.yaml');
+writeFileSync(
+  config,
+  readFileSync(join(root, 'examples/sandbox/rel.config.yaml'), 'utf8')
+    .replace('project: sample', `project: ${project}`)
+    .replace(/blue: +\{[^}]*\}/, 'blue:  { apiPort: 28081, clientPort: 28091, dbPort: 25431 }')
+    .replace(/green: +\{[^}]*\}/, `green: { apiPort: ${ports.apiPort}, clientPort: ${ports.clientPort}, dbPort: ${ports.dbPort} }`)
+    .replace(/^stateDir:.*$/m, `stateDir: ${dir}/state\nlabels:\n  rel.test: "1"`),
+);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const docker = (...args) => exec('docker', args, { maxBuffer: 1 << 24 });
+const healthUrl = `http://127.0.0.1:${ports.apiPort}/health`;
+
+/** Polls /health every 5 ms from the outside: the moment the API is really ready. */
+function watchReady() {
+  let stop = false;
+  const done = (async () => {
+    while (!stop) {
+      try {
+        const res = await fetch(healthUrl, { signal: AbortSignal.timeout(200) });
+        if (res.status === 200) return Date.now();
+      } catch {}
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return { done, cancel: () => (stop = true) };
+}
+
+async function waitDown() {
+  for (;;) {
+    try {
+      await fetch(healthUrl, { signal: AbortSignal.timeout(200) });
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function byHand(version) {
+  const t0 = Date.now();
+  const api = `127.0.0.1:5000/rel-sample/api:${version}`;
+  await Promise.all([docker('pull', '-q', api), docker('pull', '-q', '127.0.0.1:5000/rel-sample/postgres:15')]);
+  await docker('rm', '-f', `${project}-green-api`).catch(() => {});
+  await docker('run', '-d', '--name', `${project}-green-api`, '--network', `${project}-green`,
+    '--label', `rel.project=${project}`, '--label', 'rel.environment=green', '--label', 'rel.role=api',
+    '--label', `rel.version=${version}`, '--label', 'rel.test=1', '--restart', 'unless-stopped',
+    '-e', 'PORT=8080', '-e', 'PGHOST=db', '-e', 'PGPORT=5432', '-e', 'PGUSER=app',
+    '-e', 'PGPASSWORD=sandbox-only-db-password', '-e', 'PGDATABASE=app',
+    '-p', `127.0.0.1:${ports.apiPort}:8080`, api);
+  for (;;) {
+    try {
+      const res = await fetch(healthUrl, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return Date.now() - t0;
+}
+
+async function withRel(version) {
+  const watcher = watchReady();
+  const t0 = Date.now();
+  let noticedAt;
+  await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [rel, 'deploy', 'backend', 'green', version, '--json', '--config', config]);
+    let buffer = '';
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+        const event = JSON.parse(buffer.slice(0, i));
+        buffer = buffer.slice(i + 1);
+        if (event.type === 'step:finish' && event.step === 'api') noticedAt = event.at;
+      }
+    });
+    child.stderr.on('data', (d) => process.stderr.write(d));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rel exited ${code}`))));
+  });
+  const total = Date.now() - t0;
+  watcher.cancel();
+  const readyAt = await watcher.done;
+  return { total, noticeMs: readyAt ? noticedAt - readyAt : Number.NaN };
+}
+
+async function timeCommand(cmd, args, runs) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await exec(cmd, args);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(times);
+}
+
+try {
+  // warm up: the database runs and both versions are pulled once, as on a machine that deployed before
+  await exec(process.execPath, [rel, 'deploy', 'backend', 'green', 'v1', '--config', config]);
+  const relTimes = [];
+  const handTimes = [];
+  const notice = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const version = versions[i % 2];
+    await waitDown().catch(() => {});
+    handTimes.push(await byHand(version));
+    const r = await withRel(version === 'v1' ? 'v2' : 'v1');
+    relTimes.push(r.total);
+    notice.push(r.noticeMs);
+  }
+  const relMedian = median(relTimes);
+  const handMedian = median(handTimes);
+  console.log(`deploy backend green, ${ROUNDS} rounds alternating, medians:`);
+  console.log(`  rel deploy backend:        ${relMedian} ms  (all: ${relTimes.join(', ')})`);
+  console.log(`  by hand with docker CLI:   ${handMedian} ms  (all: ${handTimes.join(', ')})`);
+  console.log(`  ratio rel / by hand:       ${(relMedian / handMedian).toFixed(2)}x  (target <= 1.10x)`);
+  console.log(`  rel noticed readiness:     ${median(notice)} ms after the API was ready (all: ${notice.join(', ')}; target < 250 ms)`);
+
+  const help = await timeCommand(process.execPath, [rel, '--help'], 21);
+  const bare = await timeCommand(process.execPath, ['-e', '0'], 21);
+  console.log(`  rel --help median:         ${help.toFixed(1)} ms; node -e 0: ${bare.toFixed(1)} ms; ratio ${(help / bare).toFixed(2)}x (target <= 3x)`);
+} finally {
+  const { stdout } = await docker('ps', '-aq', '--filter', `label=rel.project=${project}`);
+  const ids = stdout.split('\n').filter(Boolean);
+  if (ids.length) await docker('rm', '-f', '-v', ...ids);
+  await docker('network', 'rm', `${project}-green`).catch(() => {});
+  await docker('volume', 'rm', `${project}-green-pgdata`).catch(() => {});
+}
