@@ -97,6 +97,8 @@ describe('rel (the built binary)', () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(error).toMatchObject({ code: 2 });
-    expect((error as { stderr: string }).stderr).toMatch(/^rel: config file .*rel\.config\.yaml is not valid YAML at line \d+, column \d+: .*\n$/);
+    expect((error as { stderr: string }).stderr).toMatch(
+      /^rel: config file .*rel\.config\.yaml is not valid YAML at line \d+, column \d+: .*\n$/,
+    );
   });
 });

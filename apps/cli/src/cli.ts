@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { RelError, errorMessage } from '@rel/core';
+import { errorMessage, RelError } from '@rel/core';
 import { COMMANDS, type CommandContext, type CommandSpec, GLOBAL_OPTIONS, usage } from './commands.js';
 import { loadConfig } from './config/load.js';
 import type { RelConfig } from './config/schema.js';
@@ -104,7 +104,9 @@ function parse(argv: string[], spec: CommandSpec | undefined) {
     });
   } catch (error) {
     // node's messages are multi-line with hints; keep the first line
-    const first = errorMessage(error).split('\n')[0]!.replace(/\. To specify a positional.*$/, '');
+    const first = errorMessage(error)
+      .split('\n')[0]!
+      .replace(/\. To specify a positional.*$/, '');
     throw new RelError('BAD_INPUT', `${first}${spec ? ` (usage: ${usage(spec)})` : ' (see rel --help)'}`);
   }
 }
@@ -118,7 +120,14 @@ function help(spec: CommandSpec | undefined): string {
   const options = (entries: Record<string, { description: string }>) =>
     Object.entries(entries).map(([name, o]) => `  --${name.padEnd(12)} ${o.description}`);
   if (spec) {
-    return [`usage: ${usage(spec)} [options]`, '', spec.summary, '', 'options:', ...options({ ...GLOBAL_OPTIONS, ...(spec.options ?? {}) })].join('\n');
+    return [
+      `usage: ${usage(spec)} [options]`,
+      '',
+      spec.summary,
+      '',
+      'options:',
+      ...options({ ...GLOBAL_OPTIONS, ...(spec.options ?? {}) }),
+    ].join('\n');
   }
   const width = Math.max(...COMMANDS.map((c) => usage(c).length));
   return [

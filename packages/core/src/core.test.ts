@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  RelError,
   formatDuration,
   otherEnvironment,
   parseDuration,
   parseEnvironment,
   pollUntil,
-  runStep,
+  RelError,
   type RelEvent,
+  runStep,
 } from './index.js';
 
 describe('parseEnvironment', () => {

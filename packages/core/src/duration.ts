@@ -6,7 +6,11 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  * Parses `500ms`, `30s`, `10m`, `1h`, `1m30s` or a bare number of seconds (`600`) into milliseconds.
  * Zero and negative durations are refused unless `allowZero` is set.
  */
-export function parseDuration(value: string | number, what = 'duration', options: { allowZero?: boolean } = {}): number {
+export function parseDuration(
+  value: string | number,
+  what = 'duration',
+  options: { allowZero?: boolean } = {},
+): number {
   const text = String(value).trim();
   let ms: number;
   if (/^\d+(\.\d+)?$/.test(text)) {

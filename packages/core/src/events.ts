@@ -1,4 +1,4 @@
-import { RelError, errorMessage } from './errors.js';
+import { errorMessage, RelError } from './errors.js';
 
 /** Progress as values: every library reports through an `EventSink` it was given and never prints. */
 export type RelEvent =

@@ -1,9 +1,9 @@
-export { RelError, isRelError, errorMessage } from './errors.js';
-export type { RelErrorCode, RelErrorOptions } from './errors.js';
-export { ENVIRONMENTS, isEnvironment, parseEnvironment, otherEnvironment } from './environment.js';
+export { formatDuration, parseDuration } from './duration.js';
 export type { Environment } from './environment.js';
-export { parseDuration, formatDuration } from './duration.js';
-export { pollUntil, sleep } from './poll.js';
+export { ENVIRONMENTS, isEnvironment, otherEnvironment, parseEnvironment } from './environment.js';
+export type { RelErrorCode, RelErrorOptions } from './errors.js';
+export { errorMessage, isRelError, RelError } from './errors.js';
+export type { EventSink, RelEvent } from './events.js';
+export { ignoreEvents, log, runStep } from './events.js';
 export type { PollOptions } from './poll.js';
-export { runStep, log, ignoreEvents } from './events.js';
-export type { RelEvent, EventSink } from './events.js';
+export { pollUntil, sleep } from './poll.js';

@@ -1,5 +1,5 @@
 import { formatDuration } from './duration.js';
-import { RelError, errorMessage } from './errors.js';
+import { errorMessage, RelError } from './errors.js';
 
 export interface PollOptions {
   /** Give up after this long. */
@@ -49,10 +49,14 @@ export async function pollUntil<T>(
   }
   const details = (await options.onTimeout?.()) ?? {};
   const last = lastError === undefined ? '' : ` (last error: ${errorMessage(lastError)})`;
-  throw new RelError('TIMEOUT', `timed out after ${formatDuration(Date.now() - started)} waiting for ${waitingFor}${last}`, {
-    cause: lastError,
-    details: { waitingFor, timeoutMs, ...details },
-  });
+  throw new RelError(
+    'TIMEOUT',
+    `timed out after ${formatDuration(Date.now() - started)} waiting for ${waitingFor}${last}`,
+    {
+      cause: lastError,
+      details: { waitingFor, timeoutMs, ...details },
+    },
+  );
 }
 
 /** A sleep that ends early (without throwing) when the signal aborts. */

@@ -16,7 +16,10 @@ function deployCommand(role: 'backend' | 'frontend'): CommandModule {
       if (context.options.dryRun) {
         const plan = await planDeploy({ config, env, version, docker, role });
         context.reporter.result(
-          [`dry run: rel deploy ${role} ${env} ${version} would:`, ...plan.steps.map((s, i) => `  ${i + 1}. ${s}`)].join('\n'),
+          [
+            `dry run: rel deploy ${role} ${env} ${version} would:`,
+            ...plan.steps.map((s, i) => `  ${i + 1}. ${s}`),
+          ].join('\n'),
           plan,
         );
         return EXIT.OK;

@@ -15,8 +15,8 @@ const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  */
 export function interpolate(text: string, key: string, env: NodeJS.ProcessEnv): Interpolation {
   const variables: string[] = [];
-  const value = text.replace(/(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, escape, name, fallback) => {
-    if (escape) return whole.slice(1);
+  const value = text.replace(/(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, escaped, name, fallback) => {
+    if (escaped) return whole.slice(1);
     variables.push(name);
     const found = env[name];
     if (found !== undefined && found !== '') return found;

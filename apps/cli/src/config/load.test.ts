@@ -31,7 +31,10 @@ describe('config', () => {
   });
 
   it('takes ${VAR} from the environment and keeps the value secret', () => {
-    const text = example.replace('server: 127.0.0.1:5000', 'server: 127.0.0.1:5000\n  username: bot\n  password: ${REG_TOKEN}');
+    const text = example.replace(
+      'server: 127.0.0.1:5000',
+      'server: 127.0.0.1:5000\n  username: bot\n  password: ${REG_TOKEN}',
+    );
     const config = parseConfig(text, '/x/rel.config.yaml', { REG_TOKEN: 'tok-123456', REL_DB_PASSWORD: 'db-secret' });
     expect(config.registry.password).toBe('tok-123456');
     expect(config.database.password).toBe('db-secret');
@@ -39,7 +42,10 @@ describe('config', () => {
   });
 
   it('names a missing variable and never shows a value', () => {
-    const text = example.replace('server: 127.0.0.1:5000', 'server: 127.0.0.1:5000\n  username: bot\n  password: ${REG_TOKEN}');
+    const text = example.replace(
+      'server: 127.0.0.1:5000',
+      'server: 127.0.0.1:5000\n  username: bot\n  password: ${REG_TOKEN}',
+    );
     expect(configError(text).message).toMatch(/registry\.password: environment variable REG_TOKEN is not set/);
   });
 
@@ -52,9 +58,17 @@ describe('config', () => {
   it.each([
     ['project: sample', 'project: Sample App', /project: "Sample App" is not valid/],
     ['apiPort: 18082', 'apiPort: 99999', /environments\.green\.apiPort: 99999 is not a port/],
-    ['apiPort: 18082', 'apiPort: 18081', /environments\.green\.apiPort: port 18081 is already used by environments\.blue\.apiPort/],
+    [
+      'apiPort: 18082',
+      'apiPort: 18081',
+      /environments\.green\.apiPort: port 18081 is already used by environments\.blue\.apiPort/,
+    ],
     ['timeout: 60s', 'timeout: soon', /backend\.health\.timeout: "soon" is not a duration/],
-    ['database: 127.0.0.1:5000/rel-sample/postgres:15', 'database: postgres', /images\.database: "postgres" is not valid \(expected an image reference with a tag\)/],
+    [
+      'database: 127.0.0.1:5000/rel-sample/postgres:15',
+      'database: postgres',
+      /images\.database: "postgres" is not valid \(expected an image reference with a tag\)/,
+    ],
     ['name: app', 'name: app; drop table x', /database\.name: "app; drop table x" is not valid/],
     ['stateDir:', 'statedir:', /statedir: unknown key/],
   ])('rejects %s -> %s naming the key', (from, to, pattern) => {
@@ -67,7 +81,9 @@ describe('config', () => {
 
   it('reports a missing file naming the path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rel-config-'));
-    expect(() => loadConfig({ file: 'nope.yaml', cwd: dir })).toThrow(`config file ${join(dir, 'nope.yaml')} not found`);
+    expect(() => loadConfig({ file: 'nope.yaml', cwd: dir })).toThrow(
+      `config file ${join(dir, 'nope.yaml')} not found`,
+    );
   });
 
   it('uses $REL_CONFIG when --config is not given', () => {

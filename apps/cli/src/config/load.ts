@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { ENVIRONMENTS, RelError, parseDuration } from '@rel/core';
+import { ENVIRONMENTS, parseDuration, RelError } from '@rel/core';
 import { parseDocument } from 'yaml';
 import { interpolate } from './interpolate.js';
 import type { EnvironmentPorts, HealthCheck, RelConfig } from './schema.js';
@@ -154,7 +154,10 @@ class Reader {
     }
     const path = this.optionalString(health.path, `${key}.health.path`) ?? '/health';
     if (!path.startsWith('/')) this.errors.push(`${key}.health.path: ${JSON.stringify(path)} must start with /`);
-    const check: HealthCheck = { path, timeoutMs: this.duration(health.timeout ?? defaultTimeout, `${key}.health.timeout`) };
+    const check: HealthCheck = {
+      path,
+      timeoutMs: this.duration(health.timeout ?? defaultTimeout, `${key}.health.timeout`),
+    };
     return { port: this.port(section.port ?? 8080, `${key}.port`), health: check, env };
   }
 
@@ -162,8 +165,14 @@ class Reader {
     const labels: Record<string, string> = {};
     if (raw === undefined) return labels;
     for (const [name, value] of Object.entries(this.object(raw, 'labels') ?? {})) {
-      if (!/^[a-z0-9][a-z0-9._-]*$/.test(name) || name.startsWith('rel.project') || name.startsWith('rel.environment')) {
-        this.errors.push(`labels.${name}: not a valid label name (lowercase letters, digits, . _ -; not rel.project/rel.environment)`);
+      if (
+        !/^[a-z0-9][a-z0-9._-]*$/.test(name) ||
+        name.startsWith('rel.project') ||
+        name.startsWith('rel.environment')
+      ) {
+        this.errors.push(
+          `labels.${name}: not a valid label name (lowercase letters, digits, . _ -; not rel.project/rel.environment)`,
+        );
       }
       const text = this.scalar(value, `labels.${name}`);
       if (text !== undefined) labels[name] = text;

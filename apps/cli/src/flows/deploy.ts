@@ -2,16 +2,16 @@ import { type Environment, type EventSink, log, runStep } from '@rel/core';
 import {
   type ContainerInfo,
   type DockerClient,
-  LABELS,
-  Wait,
   ensureNetwork,
   ensureVolume,
   environmentLabels,
   findContainers,
+  LABELS,
   pullImage,
   removeContainers,
   runContainer,
   validateTag,
+  Wait,
   waitForReady,
 } from '@rel/docker';
 import type { RelConfig } from '../config/schema.js';
@@ -63,8 +63,16 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
     ...environmentLabels({ project: config.project, environment: env, role, version: v }),
   });
   await runStep(sink, 'network', `prepare network ${names.network} and volume ${names.dbVolume}`, async () => {
-    await ensureNetwork(docker, names.network, { ...config.labels, [LABELS.project]: config.project, [LABELS.environment]: env });
-    await ensureVolume(docker, names.dbVolume, { ...config.labels, [LABELS.project]: config.project, [LABELS.environment]: env });
+    await ensureNetwork(docker, names.network, {
+      ...config.labels,
+      [LABELS.project]: config.project,
+      [LABELS.environment]: env,
+    });
+    await ensureVolume(docker, names.dbVolume, {
+      ...config.labels,
+      [LABELS.project]: config.project,
+      [LABELS.environment]: env,
+    });
   });
 
   const removed: DeployResult['removed'] = [];
@@ -79,7 +87,9 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
   const dbName = names.container('db');
   const dbVersion = config.images.database.split(':').pop()!;
   const databases = await findContainers(docker, { project: config.project, environment: env, role: 'db' });
-  const current = databases.find((c) => c.state === 'running' && c.image === config.images.database && c.name === dbName);
+  const current = databases.find(
+    (c) => c.state === 'running' && c.image === config.images.database && c.name === dbName,
+  );
   let databaseKept = false;
   if (current && databases.length === 1) {
     databaseKept = true;
@@ -153,7 +163,9 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
       await waitForReady(
         docker,
         started.id,
-        Wait.forHttp(config.backend.health.path, { port: config.backend.port }).withTimeout(config.backend.health.timeoutMs),
+        Wait.forHttp(config.backend.health.path, { port: config.backend.port }).withTimeout(
+          config.backend.health.timeoutMs,
+        ),
         { ...(signal ? { signal } : {}), onEvent: sink },
       );
       return { id: started.id, readyAfterMs: Date.now() - t0 };
@@ -177,7 +189,11 @@ export async function deployFrontend(options: DeployOptions): Promise<DeployResu
   const image = `${config.images.frontend}:${version}`;
   await pullImages(options, [image]);
   await runStep(sink, 'network', `prepare network ${names.network}`, async () => {
-    await ensureNetwork(docker, names.network, { ...config.labels, [LABELS.project]: config.project, [LABELS.environment]: env });
+    await ensureNetwork(docker, names.network, {
+      ...config.labels,
+      [LABELS.project]: config.project,
+      [LABELS.environment]: env,
+    });
   });
   const removed: DeployResult['removed'] = [];
   const old = await findContainers(docker, { project: config.project, environment: env, role: 'client' });
@@ -225,7 +241,9 @@ export async function deployFrontend(options: DeployOptions): Promise<DeployResu
 }
 
 /** What a deploy would do, from the engine's current state; changes nothing. */
-export async function planDeploy(options: Omit<DeployOptions, 'onEvent'> & { role: 'backend' | 'frontend' }): Promise<DeployPlan> {
+export async function planDeploy(
+  options: Omit<DeployOptions, 'onEvent'> & { role: 'backend' | 'frontend' },
+): Promise<DeployPlan> {
   const { config, env, version, docker, role } = options;
   validateTag(version);
   const names = resourceNames(config, env);
@@ -235,18 +253,26 @@ export async function planDeploy(options: Omit<DeployOptions, 'onEvent'> & { rol
   const steps = [`pull ${image}${role === 'backend' ? ` and ${config.images.database}` : ''}`];
   for (const c of existing.filter((c) => roles.includes(c.role as Role))) {
     const keep = c.role === 'db' && c.state === 'running' && c.image === config.images.database;
-    steps.push(keep ? `keep ${c.name} (database, running)` : `stop and remove ${c.name} (${c.role} ${c.version}, ${c.state})`);
+    steps.push(
+      keep ? `keep ${c.name} (database, running)` : `stop and remove ${c.name} (${c.role} ${c.version}, ${c.state})`,
+    );
   }
   if (role === 'backend') {
     if (!existing.some((c) => c.role === 'db' && c.state === 'running' && c.image === config.images.database)) {
-      steps.push(`start ${names.container('db')} from ${config.images.database} on 127.0.0.1:${config.environments[env].dbPort}, volume ${names.dbVolume}`);
+      steps.push(
+        `start ${names.container('db')} from ${config.images.database} on 127.0.0.1:${config.environments[env].dbPort}, volume ${names.dbVolume}`,
+      );
     }
     steps.push(`wait for PostgreSQL in ${names.container('db')}`);
     steps.push(`start ${names.container('api')} from ${image} on 127.0.0.1:${config.environments[env].apiPort}`);
-    steps.push(`wait until http://127.0.0.1:${config.environments[env].apiPort}${config.backend.health.path} answers 200`);
+    steps.push(
+      `wait until http://127.0.0.1:${config.environments[env].apiPort}${config.backend.health.path} answers 200`,
+    );
   } else {
     steps.push(`start ${names.container('client')} from ${image} on 127.0.0.1:${config.environments[env].clientPort}`);
-    steps.push(`wait until http://127.0.0.1:${config.environments[env].clientPort}${config.frontend.health.path} answers 200`);
+    steps.push(
+      `wait until http://127.0.0.1:${config.environments[env].clientPort}${config.frontend.health.path} answers 200`,
+    );
   }
   return { steps };
 }

@@ -73,7 +73,9 @@ export function createReporter(options: ReporterOptions): Reporter {
           line(`▶ ${event.message}`);
           break;
         case 'step:progress': {
-          const counts = event.total ? ` (${event.current ?? 0}/${event.total}${event.unit ? ` ${event.unit}` : ''})` : '';
+          const counts = event.total
+            ? ` (${event.current ?? 0}/${event.total}${event.unit ? ` ${event.unit}` : ''})`
+            : '';
           if (options.mode === 'tty') {
             clearLive();
             stdout.write(`  … ${clean(event.message)}${counts}`);
