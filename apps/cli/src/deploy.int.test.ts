@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerIds, docker, registryPassword, testProject } from '../test/support.js';
+import { containerIds, docker, registryPassword, testProject } from './test-support.js';
 
 // Runs the real `rel` binary against the sandbox's Docker engine and authenticated registry.
 describe('rel deploy (real engine and registry)', () => {

@@ -234,7 +234,7 @@ class Reader {
       return value;
     } catch (error) {
       this.errors.push((error as Error).message);
-      return undefined;
+      return ''; // reported once; an empty value keeps dependent checks quiet
     }
   }
 

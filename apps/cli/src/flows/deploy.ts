@@ -277,16 +277,17 @@ export async function planDeploy(
   return { steps };
 }
 
+/** Pulls the images in parallel (each reports its own step); the first failure is thrown once all have settled. */
 async function pullImages(options: DeployOptions, images: string[]): Promise<void> {
   const { config, docker, onEvent: sink, signal } = options;
-  await runStep(sink, 'pull', `pull ${images.join(' and ')}`, async () => {
-    await Promise.all(
-      images.map(async (ref) => {
-        const auth = await registryAuthFor(config, ref);
-        await pullImage(docker, ref, { ...(auth ? { auth } : {}), onEvent: sink, ...(signal ? { signal } : {}) });
-      }),
-    );
-  });
+  const results = await Promise.allSettled(
+    images.map(async (ref) => {
+      const auth = await registryAuthFor(config, ref);
+      await pullImage(docker, ref, { ...(auth ? { auth } : {}), onEvent: sink, ...(signal ? { signal } : {}) });
+    }),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function summary(c: ContainerInfo) {

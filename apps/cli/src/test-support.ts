@@ -22,6 +22,8 @@ export interface TestProject {
 
 let next = 0;
 
+const flow = (o: Record<string, number>) => `{ ${Object.entries(o).map(([k, v]) => `${k}: ${v}`).join(', ')} }`;
+
 /**
  * A project of its own for one test file: the sandbox example with another name, other ports and the
  * `rel.test` label (so `scripts/sandbox` removes leftovers). `edit` rewrites the YAML text.
@@ -37,8 +39,8 @@ export function testProject(name: string, edit: (yaml: string) => string = (y) =
   const configFile = join(dir, 'rel.config.yaml');
   const yaml = readFileSync(join(root, 'examples/sandbox/rel.config.yaml'), 'utf8')
     .replace('project: sample', `project: ${project}`)
-    .replace(/blue: +\{[^}]*\}/, `blue: ${JSON.stringify(ports.blue).replace(/"/g, '')}`)
-    .replace(/green: +\{[^}]*\}/, `green: ${JSON.stringify(ports.green).replace(/"/g, '')}`)
+    .replace(/blue: +\{[^}]*\}/, `blue: ${flow(ports.blue)}`)
+    .replace(/green: +\{[^}]*\}/, `green: ${flow(ports.green)}`)
     .replace(/^stateDir:.*$/m, `stateDir: ${dir}/state\nlabels:\n  rel.test: "1"`);
   writeFileSync(configFile, edit(yaml));
   return {
@@ -71,7 +73,8 @@ export async function docker(...args: string[]): Promise<string> {
 
 export async function removeProject(project: string): Promise<void> {
   const ids = (await docker('ps', '-aq', '--filter', `label=rel.project=${project}`)).split('\n').filter(Boolean);
-  if (ids.length > 0) await docker('rm', '-f', '-v', ...ids);
+  // "already in progress" / "no such container": someone else is removing it, which is what we want
+  if (ids.length > 0) await docker('rm', '-f', '-v', ...ids).catch(() => undefined);
   for (const kind of ['network', 'volume'] as const) {
     const names = (await docker(kind, 'ls', '-q', '--filter', `label=rel.project=${project}`)).split('\n').filter(Boolean);
     if (names.length > 0) await docker(kind, 'rm', ...names).catch(() => undefined);
