@@ -75,9 +75,7 @@ const CONNECTION_CODES = new Set([
 /** An error dockerode raised before the engine answered (socket missing, connection refused...). */
 export function isConnectionError(error: unknown): error is NodeJS.ErrnoException {
   const e = error as NodeJS.ErrnoException & { statusCode?: number };
-  return (
-    e instanceof Error && e.statusCode === undefined && typeof e.code === 'string' && CONNECTION_CODES.has(e.code)
-  );
+  return e instanceof Error && e.statusCode === undefined && typeof e.code === 'string' && CONNECTION_CODES.has(e.code);
 }
 
 export function unreachable(client: DockerClient, cause: Error): RelError {

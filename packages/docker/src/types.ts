@@ -45,11 +45,11 @@ export interface ContainerInfo {
   name: string;
   /** The image reference it was created from. */
   image: string;
-  /** From the `rel.*` labels; `undefined` when the label is missing. */
-  project: string | undefined;
-  environment: string | undefined;
-  role: string | undefined;
-  version: string | undefined;
+  /** From the `rel.*` labels; `''` when the label is missing. */
+  project: string;
+  environment: string;
+  role: string;
+  version: string;
   /** Docker's state: `created`, `running`, `paused`, `restarting`, `removing`, `exited` or `dead`. */
   state: string;
   /** Docker's text: `Up 5 minutes (healthy)`. */
@@ -110,6 +110,8 @@ export interface ContainerSpec {
 export interface RunContainerOptions {
   /** Remove an existing container of the same name first. Default `false`: an existing one is an error. */
   replace?: boolean;
+  /** With `replace`: seconds to let the old container stop before it is killed. Default 10. */
+  stopTimeoutSec?: number;
   /** Progress events (step `run`). */
   onEvent?: EventSink;
 }
