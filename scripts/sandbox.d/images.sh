@@ -229,7 +229,8 @@ stage_client() {
 
 # ---- build, push, verify ---------------------------------------------------------------------------------
 
-BUILT=() # the references built in this run, pushed and verified by publish_images
+# What this run built, for publish_images: "reference image-id input-hash" per entry.
+BUILT=()
 
 # build_if_changed COMPONENT TAG HASH STAGE_FUNCTION [STAGE_ARGS...]
 build_if_changed() {
@@ -257,31 +258,46 @@ build_if_changed() {
   # api:v2 reuses the rootfs layer of api:v1 from its build cache (same for the clients).
   local build_args=(--label "$INPUTS_LABEL=$hash" -t "$ref")
   if grep -q '^ARG APP_VERSION' "$ctx/Dockerfile"; then build_args+=(--build-arg "APP_VERSION=$tag"); fi
-  if ! DOCKER_BUILDKIT=0 docker build "${build_args[@]}" "$ctx" >>"$log" 2>&1; then
+  if ! DOCKER_BUILDKIT=0 docker build --iidfile "$ctx.iid" "${build_args[@]}" "$ctx" >>"$log" 2>&1; then
     tail_log "$log"
     die "docker build of $ref failed (log: $log)"
   fi
-  rm -rf "$ctx"
-  BUILT+=("$ref")
+  BUILT+=("$ref $(cat "$ctx.iid") $hash")
+  rm -rf "$ctx" "$ctx.iid"
   say "image $ref: built in $((SECONDS - started)) s (inputs ${hash:0:12})"
 }
 
 # Push what was built; then prove that the registry serves it with the stored credentials (the ones of
 # `docker login` in ~/.docker/config.json): drop the local tags and pull them again.
+# Tests that run meanwhile may pull the same tag, which moves the local tag back to the registry's old image
+# between build and push: so each push starts from the image id, and the registry's label is checked after.
 publish_images() {
-  local ref name log started=$SECONDS
+  local entry ref iid hash name log remote started=$SECONDS
   [[ ${#BUILT[@]} -gt 0 ]] || return 0
   say "images: pushing ${#BUILT[@]} images to $REGISTRY"
-  for ref in "${BUILT[@]}"; do
+  for entry in "${BUILT[@]}"; do
+    read -r ref iid hash <<<"$entry"
     name="$(basename "$ref")"
     log="$BUILD_DIR/${name/:/-}.log"
-    if ! docker push "$ref" >>"$log" 2>&1; then
-      tail_log "$log"
-      die "docker push of $ref failed (log: $log)"
-    fi
+    for _ in 1 2 3; do
+      docker tag "$iid" "$ref" >>"$log" 2>&1 || die "docker tag $iid $ref failed (was the image removed meanwhile?)"
+      if ! docker push "$ref" >>"$log" 2>&1; then
+        tail_log "$log"
+        die "docker push of $ref failed (log: $log)"
+      fi
+      remote="$(registry_helper label "rel-sample/${name%%:*}" "${name#*:}" "$INPUTS_LABEL")" ||
+        die "could not read $ref back from the registry"
+      [[ "$remote" != "$hash" ]] || break
+      say "images: the registry still has another $ref (inputs ${remote:0:12}; pulled meanwhile?); pushing again"
+    done
+    [[ "$remote" == "$hash" ]] || die "$ref in the registry keeps changing: does something else push it?"
   done
-  for ref in "${BUILT[@]}"; do docker rmi "$ref" >/dev/null 2>&1 || true; done
-  for ref in "${BUILT[@]}"; do
+  for entry in "${BUILT[@]}"; do
+    read -r ref iid hash <<<"$entry"
+    docker rmi "$ref" >/dev/null 2>&1 || true
+  done
+  for entry in "${BUILT[@]}"; do
+    read -r ref iid hash <<<"$entry"
     name="$(basename "$ref")"
     log="$BUILD_DIR/${name/:/-}.log"
     if ! docker pull "$ref" >>"$log" 2>&1; then

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noUndeclaredEnvVars: runs in a container, not in a turbo task
 // The sample API of the rel sandbox: a small Node HTTP server (no framework) in front of PostgreSQL.
 //
 // `scripts/sandbox` bundles this file and `pg` into one CommonJS file with esbuild and bakes it into the
@@ -66,7 +67,7 @@ const UNDEFINED_COLUMN = '42703';
 
 function sendDatabaseError(res, err) {
   if (err?.code === UNDEFINED_TABLE || err?.code === UNDEFINED_COLUMN) {
-    send(res, 503, { error: 'schema not migrated', detail: describe(err) });
+    send(res, 503, { error: 'schema not migrated' });
   } else if (typeof err?.code === 'string' && /^(08|28|3D|57P)/.test(err.code)) {
     send(res, 503, { error: 'database unavailable', detail: describe(err) });
   } else if (err?.code && /^[0-9A-Z]{5}$/.test(err.code)) {

@@ -30,6 +30,7 @@ if [ "$(id -u)" = 0 ]; then
   chown postgres:postgres "$SOCKET_DIR"
   chmod 3777 "$SOCKET_DIR"
   # busybox su: -p keeps the environment (POSTGRES_*, PGDATA); the shell execs this script again.
+  # shellcheck disable=SC2016 # $0 and $@ are expanded by the shell su starts
   exec su -p -s /bin/sh postgres -c 'exec "$0" "$@"' "$0" "$@"
 fi
 
@@ -71,7 +72,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     for f in /docker-entrypoint-initdb.d/*; do
       case "$f" in
         *.sql) log "running $f"; psql -v ON_ERROR_STOP=1 --quiet --no-psqlrc --dbname="$POSTGRES_DB" -f "$f" ;;
-        *.sh) log "running $f"; . "$f" ;;
+        *.sh)
+          log "running $f"
+          # shellcheck disable=SC1090 # init scripts supplied by the user of the image
+          . "$f"
+          ;;
         *) ;;
       esac
     done
