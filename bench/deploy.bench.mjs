@@ -27,7 +27,10 @@ writeFileSync(
   readFileSync(join(root, 'examples/sandbox/rel.config.yaml'), 'utf8')
     .replace('project: sample', `project: ${project}`)
     .replace(/blue: +\{[^}]*\}/, 'blue:  { apiPort: 28081, clientPort: 28091, dbPort: 25431 }')
-    .replace(/green: +\{[^}]*\}/, `green: { apiPort: ${ports.apiPort}, clientPort: ${ports.clientPort}, dbPort: ${ports.dbPort} }`)
+    .replace(
+      /green: +\{[^}]*\}/,
+      `green: { apiPort: ${ports.apiPort}, clientPort: ${ports.clientPort}, dbPort: ${ports.dbPort} }`,
+    )
     .replace(/^stateDir:.*$/m, `stateDir: ${dir}/state\nlabels:\n  rel.test: "1"`),
 );
 
@@ -66,12 +69,41 @@ async function byHand(version) {
   const api = `127.0.0.1:5000/rel-sample/api:${version}`;
   await Promise.all([docker('pull', '-q', api), docker('pull', '-q', '127.0.0.1:5000/rel-sample/postgres:15')]);
   await docker('rm', '-f', `${project}-green-api`).catch(() => {});
-  await docker('run', '-d', '--name', `${project}-green-api`, '--network', `${project}-green`,
-    '--label', `rel.project=${project}`, '--label', 'rel.environment=green', '--label', 'rel.role=api',
-    '--label', `rel.version=${version}`, '--label', 'rel.test=1', '--restart', 'unless-stopped',
-    '-e', 'PORT=8080', '-e', 'PGHOST=db', '-e', 'PGPORT=5432', '-e', 'PGUSER=app',
-    '-e', 'PGPASSWORD=sandbox-only-db-password', '-e', 'PGDATABASE=app',
-    '-p', `127.0.0.1:${ports.apiPort}:8080`, api);
+  await docker(
+    'run',
+    '-d',
+    '--name',
+    `${project}-green-api`,
+    '--network',
+    `${project}-green`,
+    '--label',
+    `rel.project=${project}`,
+    '--label',
+    'rel.environment=green',
+    '--label',
+    'rel.role=api',
+    '--label',
+    `rel.version=${version}`,
+    '--label',
+    'rel.test=1',
+    '--restart',
+    'unless-stopped',
+    '-e',
+    'PORT=8080',
+    '-e',
+    'PGHOST=db',
+    '-e',
+    'PGPORT=5432',
+    '-e',
+    'PGUSER=app',
+    '-e',
+    'PGPASSWORD=sandbox-only-db-password',
+    '-e',
+    'PGDATABASE=app',
+    '-p',
+    `127.0.0.1:${ports.apiPort}:8080`,
+    api,
+  );
   for (;;) {
     try {
       const res = await fetch(healthUrl, { signal: AbortSignal.timeout(1000) });
@@ -136,11 +168,15 @@ try {
   console.log(`  rel deploy backend:        ${relMedian} ms  (all: ${relTimes.join(', ')})`);
   console.log(`  by hand with docker CLI:   ${handMedian} ms  (all: ${handTimes.join(', ')})`);
   console.log(`  ratio rel / by hand:       ${(relMedian / handMedian).toFixed(2)}x  (target <= 1.10x)`);
-  console.log(`  rel noticed readiness:     ${median(notice)} ms after the API was ready (all: ${notice.join(', ')}; target < 250 ms)`);
+  console.log(
+    `  rel noticed readiness:     ${median(notice)} ms after the API was ready (all: ${notice.join(', ')}; target < 250 ms)`,
+  );
 
   const help = await timeCommand(process.execPath, [rel, '--help'], 21);
   const bare = await timeCommand(process.execPath, ['-e', '0'], 21);
-  console.log(`  rel --help median:         ${help.toFixed(1)} ms; node -e 0: ${bare.toFixed(1)} ms; ratio ${(help / bare).toFixed(2)}x (target <= 3x)`);
+  console.log(
+    `  rel --help median:         ${help.toFixed(1)} ms; node -e 0: ${bare.toFixed(1)} ms; ratio ${(help / bare).toFixed(2)}x (target <= 3x)`,
+  );
 } finally {
   const { stdout } = await docker('ps', '-aq', '--filter', `label=rel.project=${project}`);
   const ids = stdout.split('\n').filter(Boolean);
