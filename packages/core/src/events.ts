@@ -33,14 +33,43 @@ export function log(sink: EventSink, level: 'debug' | 'info' | 'warn' | 'error',
 }
 
 /**
+ * A sink for the sub-steps of `step` (say, a library call inside it): their start/finish/fail events
+ * become `step:progress` events of `step`, so a reporter shows one step with live detail.
+ */
+export function nestedSink(sink: EventSink, step: string): EventSink {
+  return (event) => {
+    switch (event.type) {
+      case 'step:start':
+        sink({ type: 'step:progress', step, message: event.message, at: event.at });
+        break;
+      case 'step:finish':
+        sink({ type: 'step:progress', step, message: event.message, at: event.at });
+        break;
+      case 'step:fail':
+        sink({ type: 'step:progress', step, message: `${event.message} failed: ${event.error.message}`, at: event.at });
+        break;
+      case 'step:progress':
+        sink({ ...event, step });
+        break;
+      default:
+        sink(event);
+    }
+  };
+}
+
+/**
  * Runs one step: emits `step:start`, then `step:finish` with its duration, or `step:fail` with the
- * error's code and message (and rethrows). `finishMessage` may describe the result.
+ * error's code and message (and rethrows). `finishMessage` may describe the result. `fn` gets a
+ * `progress` reporter and an `inner` sink to hand to the libraries it calls.
  */
 export async function runStep<T>(
   sink: EventSink,
   step: string,
   message: string,
-  fn: (progress: (message: string, extra?: { current?: number; total?: number; unit?: string }) => void) => Promise<T>,
+  fn: (
+    progress: (message: string, extra?: { current?: number; total?: number; unit?: string }) => void,
+    inner: EventSink,
+  ) => Promise<T>,
   finishMessage?: (result: T) => string,
 ): Promise<T> {
   const started = Date.now();
@@ -48,7 +77,7 @@ export async function runStep<T>(
   const progress = (text: string, extra: { current?: number; total?: number; unit?: string } = {}) =>
     sink({ type: 'step:progress', step, message: text, at: Date.now(), ...extra });
   try {
-    const result = await fn(progress);
+    const result = await fn(progress, nestedSink(sink, step));
     const at = Date.now();
     sink({ type: 'step:finish', step, message: finishMessage?.(result) ?? message, at, durationMs: at - started });
     return result;

@@ -79,7 +79,7 @@ export interface HttpWaitOptions {
   status?: number;
   /** Text the body must contain. Default: any body. */
   bodyIncludes?: string;
-  /** Limit for one request. Default 2000 ms. */
+  /** Limit for one request; the first attempts get less (100 ms, doubling up to it). Default 2000 ms. */
   requestTimeoutMs?: number;
 }
 
@@ -91,6 +91,9 @@ export interface PostgresWaitOptions {
   /** Limit for one `pg_isready`. Default 5000 ms. */
   attemptTimeoutMs?: number;
 }
+
+/** Limit of the first HTTP attempt of a wait; each later attempt may take twice as long, up to `requestTimeoutMs`. */
+const FIRST_HTTP_ATTEMPT_MS = 100;
 
 /** Readiness strategies, testcontainers style: `Wait.forHttp('/health', { port: 8080 }).withTimeout(30_000)`. */
 export const Wait = {
@@ -127,11 +130,15 @@ export const Wait = {
       throw new RelError('BAD_INPUT', `invalid HTTP path ${JSON.stringify(path)}: starts with /`);
     const { port, status = 200, bodyIncludes, requestTimeoutMs = 2000 } = options;
     const body = bodyIncludes === undefined ? '' : ` containing ${JSON.stringify(bodyIncludes)}`;
-    return new WaitStrategy(
-      `HTTP ${status}${body} from GET ${path} on container port ${port}`,
-      () => async (context) => {
+    return new WaitStrategy(`HTTP ${status}${body} from GET ${path} on container port ${port}`, () => {
+      // A connection made just as the container starts can hang in docker-proxy (its SYN to the container
+      // is lost and retried a second later): early attempts give up fast, later ones wait longer.
+      let attemptTimeoutMs = Math.min(FIRST_HTTP_ATTEMPT_MS, requestTimeoutMs);
+      return async (context) => {
         const url = `http://127.0.0.1:${context.hostPort(port)}${path}`;
-        const response = await withAttemptTimeout(context.signal, requestTimeoutMs, `no answer from ${url}`, (signal) =>
+        const limit = attemptTimeoutMs;
+        attemptTimeoutMs = Math.min(attemptTimeoutMs * 2, requestTimeoutMs);
+        const response = await withAttemptTimeout(context.signal, limit, `no answer from ${url}`, (signal) =>
           fetch(url, { signal, redirect: 'manual' }).then(
             async (answer) => {
               if (bodyIncludes !== undefined) return { status: answer.status, text: await answer.text() };
@@ -152,8 +159,8 @@ export const Wait = {
           throw new Error(`the body from ${url} does not contain ${JSON.stringify(bodyIncludes)}`);
         }
         return true;
-      },
-    );
+      };
+    });
   },
 
   /**

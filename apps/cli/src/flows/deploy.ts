@@ -78,8 +78,8 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
   const removed: DeployResult['removed'] = [];
   const oldApis = await findContainers(docker, { project: config.project, environment: env, role: 'api' });
   if (oldApis.length > 0) {
-    await runStep(sink, 'stop-api', `stop ${env}'s API (${describe(oldApis)})`, async () => {
-      await removeContainers(docker, oldApis, { onEvent: sink });
+    await runStep(sink, 'stop-api', `stop ${env}'s API (${describe(oldApis)})`, async (_, inner) => {
+      await removeContainers(docker, oldApis, { onEvent: inner });
       removed.push(...oldApis.map(summary));
     });
   }
@@ -95,9 +95,9 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
     databaseKept = true;
     log(sink, 'info', `${env}'s database ${dbName} is running; keeping it`, 'database');
   } else {
-    await runStep(sink, 'database', `start ${env}'s database ${dbName} (volume ${names.dbVolume})`, async () => {
+    await runStep(sink, 'database', `start ${env}'s database ${dbName} (volume ${names.dbVolume})`, async (_, inner) => {
       if (databases.length > 0) {
-        await removeContainers(docker, databases, { onEvent: sink });
+        await removeContainers(docker, databases, { onEvent: inner });
         removed.push(...databases.map(summary));
       }
       await runContainer(
@@ -116,11 +116,11 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
           volumes: [{ name: names.dbVolume, target: '/var/lib/postgresql/data' }],
           restart: 'unless-stopped',
         },
-        { onEvent: sink },
+        { onEvent: inner },
       );
     });
   }
-  await runStep(sink, 'database-ready', `wait for ${env}'s database to accept connections`, async () => {
+  await runStep(sink, 'database-ready', `wait for ${env}'s database to accept connections`, async (_, inner) => {
     const db = await findContainers(docker, { project: config.project, environment: env, role: 'db' });
     await waitForReady(
       docker,
@@ -128,7 +128,7 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
       Wait.forPostgres({ user: config.database.user, database: config.database.name }).withTimeout(
         config.databaseReadyTimeoutMs,
       ),
-      { ...(signal ? { signal } : {}), onEvent: sink },
+      { ...(signal ? { signal } : {}), onEvent: inner },
     );
   });
 
@@ -137,7 +137,7 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
     sink,
     'api',
     `start ${env}'s API ${apiName} ${version} and wait until ${config.backend.health.path} answers 200`,
-    async () => {
+    async (_, inner) => {
       const started = await runContainer(
         docker,
         {
@@ -157,7 +157,7 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
           ports: [{ container: config.backend.port, host: config.environments[env].apiPort }],
           restart: 'unless-stopped',
         },
-        { onEvent: sink },
+        { onEvent: inner },
       );
       const t0 = Date.now();
       await waitForReady(
@@ -166,7 +166,7 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
         Wait.forHttp(config.backend.health.path, { port: config.backend.port }).withTimeout(
           config.backend.health.timeoutMs,
         ),
-        { ...(signal ? { signal } : {}), onEvent: sink },
+        { ...(signal ? { signal } : {}), onEvent: inner },
       );
       return { id: started.id, readyAfterMs: Date.now() - t0 };
     },
@@ -198,8 +198,8 @@ export async function deployFrontend(options: DeployOptions): Promise<DeployResu
   const removed: DeployResult['removed'] = [];
   const old = await findContainers(docker, { project: config.project, environment: env, role: 'client' });
   if (old.length > 0) {
-    await runStep(sink, 'stop-client', `stop ${env}'s client (${describe(old)})`, async () => {
-      await removeContainers(docker, old, { onEvent: sink });
+    await runStep(sink, 'stop-client', `stop ${env}'s client (${describe(old)})`, async (_, inner) => {
+      await removeContainers(docker, old, { onEvent: inner });
       removed.push(...old.map(summary));
     });
   }
@@ -208,7 +208,7 @@ export async function deployFrontend(options: DeployOptions): Promise<DeployResu
     sink,
     'client',
     `start ${env}'s client ${name} ${version} and wait until ${config.frontend.health.path} answers 200`,
-    async () => {
+    async (_, inner) => {
       const started = await runContainer(
         docker,
         {
@@ -223,7 +223,7 @@ export async function deployFrontend(options: DeployOptions): Promise<DeployResu
           ports: [{ container: config.frontend.port, host: config.environments[env].clientPort }],
           restart: 'unless-stopped',
         },
-        { onEvent: sink },
+        { onEvent: inner },
       );
       const t0 = Date.now();
       await waitForReady(
@@ -232,7 +232,7 @@ export async function deployFrontend(options: DeployOptions): Promise<DeployResu
         Wait.forHttp(config.frontend.health.path, { port: config.frontend.port }).withTimeout(
           config.frontend.health.timeoutMs,
         ),
-        { ...(signal ? { signal } : {}), onEvent: sink },
+        { ...(signal ? { signal } : {}), onEvent: inner },
       );
       return { id: started.id, readyAfterMs: Date.now() - t0 };
     },
@@ -277,17 +277,20 @@ export async function planDeploy(
   return { steps };
 }
 
-/** Pulls the images in parallel (each reports its own step); the first failure is thrown once all have settled. */
+/** Pulls the images in parallel; the first failure is thrown once all have settled. */
 async function pullImages(options: DeployOptions, images: string[]): Promise<void> {
   const { config, docker, onEvent: sink, signal } = options;
-  const results = await Promise.allSettled(
-    images.map(async (ref) => {
-      const auth = await registryAuthFor(config, ref);
-      await pullImage(docker, ref, { ...(auth ? { auth } : {}), onEvent: sink, ...(signal ? { signal } : {}) });
-    }),
-  );
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await runStep(sink, 'pull', `pull ${images.join(' and ')}`, async (_, inner) => {
+    const results = await Promise.allSettled(
+      images.map(async (ref) => {
+        const auth = await registryAuthFor(config, ref);
+        // false: no credentials found where the config says to look; pull anonymously rather than guess
+        await pullImage(docker, ref, { auth: auth ?? false, onEvent: inner, ...(signal ? { signal } : {}) });
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
 }
 
 function summary(c: ContainerInfo) {
