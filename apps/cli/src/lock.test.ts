@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type RelEvent, RelError } from '@rel/core';
+import { RelError, type RelEvent } from '@rel/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { acquireReleaseLock, type LockHolder, RELEASE_LOCK_FILE, readLockHolder } from './lock.js';
 
@@ -74,7 +74,7 @@ describe('acquireReleaseLock', () => {
     expect(error.message).toContain('release lock held by "switch green"');
     expect(error.message).toContain(`pid ${process.pid} on ${hostname()}, user ${first.holder.user}`);
     expect(error.message).toContain(`since ${first.holder.since}`);
-    expect(error.message).toMatch(/\d+ms ago\); wait for it to finish or, if it is gone, remove /);
+    expect(error.message).toMatch(/, [\d.]+m?s ago\); wait for it to finish or, if it is gone, remove /);
     expect(error.message).toContain(join(dir, RELEASE_LOCK_FILE));
     expect(JSON.stringify(error.details)).not.toContain(first.holder.token);
     expect(await readLockHolder(dir)).toEqual(first.holder); // untouched
@@ -85,7 +85,12 @@ describe('acquireReleaseLock', () => {
     const pid = await deadPid();
     await writeFile(join(dir, RELEASE_LOCK_FILE), holderFile({ pid }));
     const events: RelEvent[] = [];
-    const lock = await acquireReleaseLock({ stateDir: dir, project: 'shop', command: 'switch green', onEvent: (e) => events.push(e) });
+    const lock = await acquireReleaseLock({
+      stateDir: dir,
+      project: 'shop',
+      command: 'switch green',
+      onEvent: (e) => events.push(e),
+    });
     expect((await readLockHolder(dir))?.token).toBe(lock.holder.token);
     const warnings = events.filter((e) => e.type === 'log' && e.level === 'warn').map((e) => e.message);
     expect(warnings).toHaveLength(1);
@@ -99,7 +104,12 @@ describe('acquireReleaseLock', () => {
   it('takes over when the pid now belongs to another process (start time differs)', async () => {
     await writeFile(join(dir, RELEASE_LOCK_FILE), holderFile({ pid: process.pid, pidStartTime: '1' }));
     const events: RelEvent[] = [];
-    const lock = await acquireReleaseLock({ stateDir: dir, project: 'shop', command: 'switch green', onEvent: (e) => events.push(e) });
+    const lock = await acquireReleaseLock({
+      stateDir: dir,
+      project: 'shop',
+      command: 'switch green',
+      onEvent: (e) => events.push(e),
+    });
     expect(events.map((e) => e.message).join('\n')).toContain(`pid ${process.pid} now belongs to another process`);
     await lock.release();
   });
@@ -125,7 +135,12 @@ describe('acquireReleaseLock', () => {
     const old = new Date(Date.now() - 120_000);
     await utimes(path, old, old);
     const events: RelEvent[] = [];
-    const lock = await acquireReleaseLock({ stateDir: dir, project: 'shop', command: 'switch green', onEvent: (e) => events.push(e) });
+    const lock = await acquireReleaseLock({
+      stateDir: dir,
+      project: 'shop',
+      command: 'switch green',
+      onEvent: (e) => events.push(e),
+    });
     expect(events.map((e) => e.message).join('\n')).toMatch(/took over .* unreadable for 2m/);
     await lock.release();
   });
@@ -151,7 +166,9 @@ describe('acquireReleaseLock', () => {
     // chmod does not stop root: a path below a regular file cannot be created by anyone
     const file = join(dir, 'file');
     await writeFile(file, '');
-    const below = await refusal(acquireReleaseLock({ stateDir: join(file, 'state'), project: 'shop', command: 'switch green' }));
+    const below = await refusal(
+      acquireReleaseLock({ stateDir: join(file, 'state'), project: 'shop', command: 'switch green' }),
+    );
     expect(below.code).toBe('CONFIG');
     expect(below.message).toBe(
       `state directory ${join(file, 'state')} is not writable: a part of the path is a file, not a directory`,
@@ -183,12 +200,17 @@ describe('acquireReleaseLock across processes', () => {
       fixture,
       `const [stateDir, command, mode] = process.argv.slice(2);
 const { acquireReleaseLock } = await import('./lock.mjs');
+let lock;
 process.on('message', async (message) => {
+  if (message === 'release') {
+    await lock.release();
+    process.exit(0);
+  }
   if (message !== 'go') return;
   try {
-    const lock = await acquireReleaseLock({ stateDir, project: 'shop', command });
+    lock = await acquireReleaseLock({ stateDir, project: 'shop', command });
     if (mode === 'exit') process.exit(0);
-    process.send({ won: true, pid: process.pid }, () => process.once('message', () => lock.release().then(() => process.exit(0))));
+    process.send({ won: true, pid: process.pid });
   } catch (error) {
     process.send({ won: false, code: error.code, message: error.message }, () => process.exit(0));
   }
@@ -205,23 +227,32 @@ process.send('ready');
   async function contend(stateDir: string, count: number, mode = 'hold') {
     const children: ChildProcess[] = [];
     for (let i = 0; i < count; i++) {
-      children.push(fork(fixture, [stateDir, `switch green #${i}`, mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+      children.push(
+        fork(fixture, [stateDir, `switch green #${i}`, mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      );
     }
     await Promise.all(children.map((child) => new Promise((resolve) => child.once('message', resolve))));
     const outcomes = children.map(
-      (child) => new Promise<Outcome>((resolve, reject) => {
-        child.once('message', (m) => resolve(m as Outcome));
-        child.once('exit', (code) => (mode === 'exit' ? resolve({ won: true, pid: child.pid! }) : reject(new Error(`exited ${code}`))));
-      }),
+      (child) =>
+        new Promise<Outcome>((resolve, reject) => {
+          child.once('message', (m) => resolve(m as Outcome));
+          child.once('exit', (code) =>
+            mode === 'exit' ? resolve({ won: true, pid: child.pid! }) : reject(new Error(`exited ${code}`)),
+          );
+        }),
     );
     for (const child of children) child.send('go');
     const results = await Promise.all(outcomes);
-    const exits = children.map((child) => new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(child.exitCode))));
+    const exits = children.map(
+      (child) =>
+        new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(child.exitCode))),
+    );
     return {
       results,
       /** Tells the winner to release, and waits for every child to end. */
       async finish() {
-        for (const [i, result] of results.entries()) if (result.won && children[i]!.connected) children[i]!.send('release');
+        for (const [i, result] of results.entries())
+          if (result.won && children[i]!.connected) children[i]!.send('release');
         await Promise.all(exits);
       },
     };
@@ -244,7 +275,7 @@ process.send('ready');
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it('lets exactly one of 8 processes take over a dead holder\'s lock', { timeout: 30_000 }, async () => {
+  it("lets exactly one of 8 processes take over a dead holder's lock", { timeout: 30_000 }, async () => {
     await writeFile(join(dir, RELEASE_LOCK_FILE), holderFile({ pid: await deadPid() }));
     const { results, finish } = await contend(dir, 8);
     expectOneWinner(results);

@@ -174,8 +174,7 @@ function staleReason(found: LockEntry, path: string): string {
   const here = hostname();
   const who = describeHolder(holder);
   const removal = `wait for it to finish or, if it is gone, remove ${path}`;
-  const namespace = pidNamespace();
-  if (holder.host !== here || (holder.pidNamespace && namespace && holder.pidNamespace !== namespace)) {
+  if (!checkableHere(holder)) {
     const where = holder.host !== here ? here : `${here} (another pid namespace)`;
     throw new RelError('LOCKED', `release lock held by ${who}; it cannot be checked from ${where}: ${removal}`, {
       details: { path, holder: publicHolder(holder) },
@@ -275,16 +274,13 @@ async function takeOver(
 
 function isStaleGuard(guard: LockEntry): boolean {
   if (Date.now() - guard.mtimeMs > GUARD_STALE_MS) return true;
-  try {
-    const owner = JSON.parse(guard.raw) as Partial<Record<keyof LockHolder, unknown>>;
-    if (owner.host !== hostname() || owner.pidNamespace !== pidNamespace() || !Number.isInteger(owner.pid)) {
-      return false;
-    }
-    const startTime = typeof owner.pidStartTime === 'string' ? owner.pidStartTime : undefined;
-    return processLiveness({ pid: owner.pid as number, ...(startTime ? { pidStartTime: startTime } : {}) }) !== 'alive';
-  } catch {
-    return false;
-  }
+  return guard.holder !== undefined && checkableHere(guard.holder) && processLiveness(guard.holder) !== 'alive';
+}
+
+/** Whether the holder's pid means something here: same host and (where known) same pid namespace. */
+function checkableHere(holder: LockHolder): boolean {
+  const namespace = pidNamespace();
+  return holder.host === hostname() && !(holder.pidNamespace && namespace && holder.pidNamespace !== namespace);
 }
 
 /** Moves the guard aside and deletes it only if it is the one judged stale; a newer guard is put back. */
