@@ -2,9 +2,10 @@
 // measured side by side in one run (alternating, several rounds, medians). Also: how long after the API
 // was actually ready rel noticed it, and `rel --help` against `node -e 0`.
 //
-// The baseline does what deploy-backend.sh does, with the docker CLI: pull the API and database images,
-// remove the old API container, keep the running database, start the API, poll /health until 200
-// (every 100 ms, a tighter loop than such scripts usually have).
+// The baseline does the same steps as rel with one docker CLI call each: pull the API and database images,
+// check the network and volume, stop and remove the old API container, check the running database and
+// pg_isready in it, start the API, poll /health until 200 (every 100 ms, a tighter loop than such scripts
+// usually have).
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,14 +39,15 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const docker = (...args) => exec('docker', args, { maxBuffer: 1 << 24 });
 const healthUrl = `http://127.0.0.1:${ports.apiPort}/health`;
 
-/** Polls /health every 5 ms from the outside: the moment the API is really ready. */
-function watchReady() {
+/** Polls /health every 5 ms from the outside: the moment the new version's API is really ready. */
+function watchReady(version) {
   let stop = false;
   const done = (async () => {
     while (!stop) {
       try {
         const res = await fetch(healthUrl, { signal: AbortSignal.timeout(200) });
-        if (res.status === 200) return Date.now();
+        await res.arrayBuffer();
+        if (res.status === 200 && res.headers.get('x-app-version') === version) return Date.now();
       } catch {}
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -53,27 +55,23 @@ function watchReady() {
   return { done, cancel: () => (stop = true) };
 }
 
-async function waitDown() {
-  for (;;) {
-    try {
-      await fetch(healthUrl, { signal: AbortSignal.timeout(200) });
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function byHand(version) {
   const t0 = Date.now();
   const api = `127.0.0.1:5000/rel-sample/api:${version}`;
+  const name = `${project}-green-api`;
+  // the same steps rel takes, one docker CLI call each
   await Promise.all([docker('pull', '-q', api), docker('pull', '-q', '127.0.0.1:5000/rel-sample/postgres:15')]);
-  await docker('rm', '-f', `${project}-green-api`).catch(() => {});
+  await docker('network', 'inspect', '-f', '{{.Id}}', `${project}-green`);
+  await docker('volume', 'inspect', '-f', '{{.Name}}', `${project}-green-pgdata`);
+  await docker('stop', name).catch(() => {});
+  await docker('rm', name).catch(() => {});
+  await docker('inspect', '-f', '{{.State.Running}}', `${project}-green-db`);
+  await docker('exec', `${project}-green-db`, 'pg_isready', '-h', '127.0.0.1', '-U', 'app', '-d', 'app');
   await docker(
     'run',
     '-d',
     '--name',
-    `${project}-green-api`,
+    name,
     '--network',
     `${project}-green`,
     '--label',
@@ -104,9 +102,11 @@ async function byHand(version) {
     `127.0.0.1:${ports.apiPort}:8080`,
     api,
   );
+  // a tighter loop than `until curl -sf ...; do sleep 1; done`
   for (;;) {
     try {
       const res = await fetch(healthUrl, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
       if (res.status === 200) break;
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
@@ -115,9 +115,10 @@ async function byHand(version) {
 }
 
 async function withRel(version) {
-  const watcher = watchReady();
+  const watcher = watchReady(version);
   const t0 = Date.now();
   let noticedAt;
+  const steps = {};
   await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [rel, 'deploy', 'backend', 'green', version, '--json', '--config', config]);
     let buffer = '';
@@ -126,6 +127,7 @@ async function withRel(version) {
       for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
         const event = JSON.parse(buffer.slice(0, i));
         buffer = buffer.slice(i + 1);
+        if (event.type === 'step:finish') steps[event.step] = (steps[event.step] ?? 0) + event.durationMs;
         if (event.type === 'step:finish' && event.step === 'api') noticedAt = event.at;
       }
     });
@@ -135,7 +137,7 @@ async function withRel(version) {
   const total = Date.now() - t0;
   watcher.cancel();
   const readyAt = await watcher.done;
-  return { total, noticeMs: readyAt ? noticedAt - readyAt : Number.NaN };
+  return { total, noticeMs: readyAt ? noticedAt - readyAt : Number.NaN, steps };
 }
 
 async function timeCommand(cmd, args, runs) {
@@ -148,19 +150,22 @@ async function timeCommand(cmd, args, runs) {
   return median(times);
 }
 
+// undici's sockets and AbortSignal.timeout's timers do not keep the process alive: this does, until the end
+const keepAlive = setInterval(() => {}, 1000);
 try {
   // warm up: the database runs and both versions are pulled once, as on a machine that deployed before
   await exec(process.execPath, [rel, 'deploy', 'backend', 'green', 'v1', '--config', config]);
   const relTimes = [];
   const handTimes = [];
   const notice = [];
+  let lastSteps = {};
   for (let i = 0; i < ROUNDS; i++) {
     const version = versions[i % 2];
-    await waitDown().catch(() => {});
     handTimes.push(await byHand(version));
     const r = await withRel(version === 'v1' ? 'v2' : 'v1');
     relTimes.push(r.total);
     notice.push(r.noticeMs);
+    lastSteps = r.steps;
   }
   const relMedian = median(relTimes);
   const handMedian = median(handTimes);
@@ -178,6 +183,7 @@ try {
     `  rel --help median:         ${help.toFixed(1)} ms; node -e 0: ${bare.toFixed(1)} ms; ratio ${(help / bare).toFixed(2)}x (target <= 3x)`,
   );
 } finally {
+  clearInterval(keepAlive);
   const { stdout } = await docker('ps', '-aq', '--filter', `label=rel.project=${project}`);
   const ids = stdout.split('\n').filter(Boolean);
   if (ids.length) await docker('rm', '-f', '-v', ...ids);

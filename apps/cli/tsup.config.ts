@@ -1,4 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'tsup';
+
+// dockerode loads gRPC, protobuf and ssh2 at start-up (about 150 ms) for features rel does not use
+// (BuildKit sessions, ssh:// engines). The CLI bundles @rel/docker with dockerode and replaces those
+// modules with a stub that fails only if called, so `rel` starts fast. Library users are unaffected.
+const unused = ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'ssh2', 'uuid'];
+const stub = fileURLToPath(new URL('./src/bundle/unused-module.cjs', import.meta.url));
 
 export default defineConfig({
   entry: ['src/index.ts', 'src/cli.ts'],
@@ -8,4 +15,18 @@ export default defineConfig({
   clean: true,
   splitting: true,
   target: 'node20',
+  noExternal: ['@rel/docker', 'dockerode', 'docker-modem'],
+  // bundled CommonJS (dockerode) calls require() for Node's built-in modules
+  banner: {
+    js: "import { createRequire as __relCreateRequire } from 'node:module'; const require = __relCreateRequire(import.meta.url);",
+  },
+  esbuildPlugins: [
+    {
+      name: 'stub-unused-dockerode-features',
+      setup(build) {
+        const filter = new RegExp(`^(${unused.map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
+        build.onResolve({ filter }, () => ({ path: stub }));
+      },
+    },
+  ],
 });

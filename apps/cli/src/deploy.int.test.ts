@@ -49,7 +49,17 @@ describe('rel deploy (real engine and registry)', () => {
 
   it('the database volume survives a redeploy that recreates the database', async () => {
     const db = `${t.project}-green-db`;
-    await docker('exec', db, 'psql', '-U', 'app', '-d', 'app', '-c', 'CREATE TABLE IF NOT EXISTS keepme(x int); INSERT INTO keepme VALUES (42);');
+    await docker(
+      'exec',
+      db,
+      'psql',
+      '-U',
+      'app',
+      '-d',
+      'app',
+      '-c',
+      'CREATE TABLE IF NOT EXISTS keepme(x int); INSERT INTO keepme VALUES (42);',
+    );
     await docker('rm', '-f', db);
     const redeploy = await t.rel(['deploy', 'backend', 'green', 'v2']);
     expect(redeploy.code, redeploy.stderr).toBe(0);
@@ -94,7 +104,10 @@ describe('rel deploy (real engine and registry)', () => {
   it('--json prints one JSON event per line', async () => {
     const result = await t.rel(['deploy', 'frontend', 'green', 'v1', '--json']);
     expect(result.code, result.stderr).toBe(0);
-    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.map((e) => e.type)).toContain('step:finish');
     expect(events.at(-1)).toMatchObject({ type: 'result' });
   });
@@ -104,7 +117,10 @@ describe('rel deploy: failures', () => {
   it('a wrong registry password: AUTH naming the registry; the password appears nowhere', async () => {
     const wrong = 'Wr0ng-Pa55-zzq';
     const t = testProject('auth', (y) =>
-      y.replace('server: 127.0.0.1:5000', 'server: 127.0.0.1:5000\n  username: rel\n  password: ${TEST_REGISTRY_TOKEN}'),
+      y.replace(
+        'server: 127.0.0.1:5000',
+        'server: 127.0.0.1:5000\n  username: rel\n  password: ${TEST_REGISTRY_TOKEN}',
+      ),
     );
     try {
       const result = await t.rel(['deploy', 'backend', 'green', 'v1', '--json'], { TEST_REGISTRY_TOKEN: wrong });
@@ -124,12 +140,17 @@ describe('rel deploy: failures', () => {
 
   it('an API that never becomes healthy: a timeout that shows its last log lines', async () => {
     const t = testProject('unhealthy', (y) =>
-      y.replace(/backend:\n {2}port: 8080\n {2}health: \{[^}]*\}/, 'backend:\n  port: 8080\n  health: { path: /health, timeout: 4s }\n  env: { FAIL_MODE: error }'),
+      y.replace(
+        /backend:\n {2}port: 8080\n {2}health: \{[^}]*\}/,
+        'backend:\n  port: 8080\n  health: { path: /health, timeout: 4s }\n  env: { FAIL_MODE: error }',
+      ),
     );
     try {
       const result = await t.rel(['deploy', 'backend', 'green', 'v1']);
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/^rel: timed out after \d+(\.\d)?s waiting for .*\/health.*last log lines: .*listening on :8080/);
+      expect(result.stderr).toMatch(
+        /^rel: timed out after \d+(\.\d)?s waiting for .*\/health.*last log lines: .*listening on :8080/,
+      );
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
       expect(result.stdout + result.stderr).not.toContain('sandbox-only-db-password');
     } finally {
@@ -143,14 +164,19 @@ describe('rel deploy: failures', () => {
     const dead = join(dir, 'docker.sock');
     // a socket file nobody listens on, as a stopped engine leaves behind
     await new Promise<void>((resolve, reject) => {
-      const child = spawn('python3', ['-c', `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(dead)})`]);
+      const child = spawn('python3', [
+        '-c',
+        `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(dead)})`,
+      ]);
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`python3 exited ${code}`))));
     });
     try {
       for (const host of [`unix://${dead}`, `unix://${join(dir, 'absent.sock')}`]) {
         const result = await t.rel(['deploy', 'backend', 'green', 'v1'], { DOCKER_HOST: host });
         expect(result.code).toBe(1);
-        expect(result.stderr).toMatch(new RegExp(`^rel: cannot reach the Docker engine at ${host.replace(/[.]/g, '\\.')}`));
+        expect(result.stderr).toMatch(
+          new RegExp(`^rel: cannot reach the Docker engine at ${host.replace(/[.]/g, '\\.')}`),
+        );
         expect(result.stderr.trim().split('\n')).toHaveLength(1);
       }
     } finally {

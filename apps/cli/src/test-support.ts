@@ -13,7 +13,10 @@ export interface TestProject {
   project: string;
   dir: string;
   configFile: string;
-  ports: { blue: { apiPort: number; clientPort: number; dbPort: number }; green: { apiPort: number; clientPort: number; dbPort: number } };
+  ports: {
+    blue: { apiPort: number; clientPort: number; dbPort: number };
+    green: { apiPort: number; clientPort: number; dbPort: number };
+  };
   /** Runs the built `rel` with this project's config. */
   rel(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Removes every container, network and volume of the project. */
@@ -22,7 +25,10 @@ export interface TestProject {
 
 let next = 0;
 
-const flow = (o: Record<string, number>) => `{ ${Object.entries(o).map(([k, v]) => `${k}: ${v}`).join(', ')} }`;
+const flow = (o: Record<string, number>) =>
+  `{ ${Object.entries(o)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')} }`;
 
 /**
  * A project of its own for one test file: the sandbox example with another name, other ports and the
@@ -76,7 +82,9 @@ export async function removeProject(project: string): Promise<void> {
   // "already in progress" / "no such container": someone else is removing it, which is what we want
   if (ids.length > 0) await docker('rm', '-f', '-v', ...ids).catch(() => undefined);
   for (const kind of ['network', 'volume'] as const) {
-    const names = (await docker(kind, 'ls', '-q', '--filter', `label=rel.project=${project}`)).split('\n').filter(Boolean);
+    const names = (await docker(kind, 'ls', '-q', '--filter', `label=rel.project=${project}`))
+      .split('\n')
+      .filter(Boolean);
     if (names.length > 0) await docker(kind, 'rm', ...names).catch(() => undefined);
   }
 }
@@ -93,7 +101,12 @@ export async function containerIds(project: string, env: string): Promise<Record
     '--format',
     '{{.Label "rel.role"}} {{.ID}}',
   );
-  return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string]),
+  );
 }
 
 export function registryPassword(): string {

@@ -79,7 +79,7 @@ export interface HttpWaitOptions {
   status?: number;
   /** Text the body must contain. Default: any body. */
   bodyIncludes?: string;
-  /** Limit for one request; the first attempts get less (100 ms, doubling up to it). Default 2000 ms. */
+  /** Limit for one request; the first attempts get less (50 ms, doubling up to it). Default 2000 ms. */
   requestTimeoutMs?: number;
 }
 
@@ -93,7 +93,7 @@ export interface PostgresWaitOptions {
 }
 
 /** Limit of the first HTTP attempt of a wait; each later attempt may take twice as long, up to `requestTimeoutMs`. */
-const FIRST_HTTP_ATTEMPT_MS = 100;
+const FIRST_HTTP_ATTEMPT_MS = 50;
 
 /** Readiness strategies, testcontainers style: `Wait.forHttp('/health', { port: 8080 }).withTimeout(30_000)`. */
 export const Wait = {

@@ -56,81 +56,91 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
   validateTag(version);
   const names = resourceNames(config, env);
   const apiImage = `${config.images.backend}:${version}`;
-  await pullImages(options, [apiImage, config.images.database]);
+  const [, existing] = await Promise.all([
+    pullImages(options, [apiImage, config.images.database]),
+    findContainers(docker, { project: config.project, environment: env }),
+  ]);
+  const oldApis = existing.filter((c) => c.role === 'api');
+  const databases = existing.filter((c) => c.role === 'db');
 
   const labels = (role: Role, v: string) => ({
     ...config.labels,
     ...environmentLabels({ project: config.project, environment: env, role, version: v }),
   });
+  const resourceLabels = { ...config.labels, [LABELS.project]: config.project, [LABELS.environment]: env };
   await runStep(sink, 'network', `prepare network ${names.network} and volume ${names.dbVolume}`, async () => {
-    await ensureNetwork(docker, names.network, {
-      ...config.labels,
-      [LABELS.project]: config.project,
-      [LABELS.environment]: env,
-    });
-    await ensureVolume(docker, names.dbVolume, {
-      ...config.labels,
-      [LABELS.project]: config.project,
-      [LABELS.environment]: env,
-    });
+    await Promise.all([
+      ensureNetwork(docker, names.network, resourceLabels),
+      ensureVolume(docker, names.dbVolume, resourceLabels),
+    ]);
   });
 
   const removed: DeployResult['removed'] = [];
-  const oldApis = await findContainers(docker, { project: config.project, environment: env, role: 'api' });
-  if (oldApis.length > 0) {
+  const dbName = names.container('db');
+  const dbVersion = config.images.database.split(':').pop()!;
+  const current = databases.find(
+    (c) => c.state === 'running' && c.image === config.images.database && c.name === dbName,
+  );
+  const databaseKept = current !== undefined && databases.length === 1;
+
+  // The old API and the database are independent: stop the one while the other starts or is checked.
+  const stopOldApi = async () => {
+    if (oldApis.length === 0) return;
     await runStep(sink, 'stop-api', `stop ${env}'s API (${describe(oldApis)})`, async (_, inner) => {
       await removeContainers(docker, oldApis, { onEvent: inner });
       removed.push(...oldApis.map(summary));
     });
-  }
-
-  const dbName = names.container('db');
-  const dbVersion = config.images.database.split(':').pop()!;
-  const databases = await findContainers(docker, { project: config.project, environment: env, role: 'db' });
-  const current = databases.find(
-    (c) => c.state === 'running' && c.image === config.images.database && c.name === dbName,
-  );
-  let databaseKept = false;
-  if (current && databases.length === 1) {
-    databaseKept = true;
-    log(sink, 'info', `${env}'s database ${dbName} is running; keeping it`, 'database');
-  } else {
-    await runStep(sink, 'database', `start ${env}'s database ${dbName} (volume ${names.dbVolume})`, async (_, inner) => {
-      if (databases.length > 0) {
-        await removeContainers(docker, databases, { onEvent: inner });
-        removed.push(...databases.map(summary));
-      }
-      await runContainer(
-        docker,
-        {
-          name: dbName,
-          image: config.images.database,
-          env: {
-            POSTGRES_USER: config.database.user,
-            POSTGRES_PASSWORD: config.database.password,
-            POSTGRES_DB: config.database.name,
-          },
-          labels: labels('db', dbVersion),
-          network: { name: names.network, aliases: [names.dbHost] },
-          ports: [{ container: config.database.port, host: config.environments[env].dbPort }],
-          volumes: [{ name: names.dbVolume, target: '/var/lib/postgresql/data' }],
-          restart: 'unless-stopped',
+  };
+  const readyDatabase = async () => {
+    let dbId = current?.id;
+    if (databaseKept) {
+      log(sink, 'info', `${env}'s database ${dbName} is running; keeping it`, 'database');
+    } else {
+      dbId = await runStep(
+        sink,
+        'database',
+        `start ${env}'s database ${dbName} (volume ${names.dbVolume})`,
+        async (_, inner) => {
+          if (databases.length > 0) {
+            await removeContainers(docker, databases, { onEvent: inner });
+            removed.push(...databases.map(summary));
+          }
+          const started = await runContainer(
+            docker,
+            {
+              name: dbName,
+              image: config.images.database,
+              env: {
+                POSTGRES_USER: config.database.user,
+                POSTGRES_PASSWORD: config.database.password,
+                POSTGRES_DB: config.database.name,
+              },
+              labels: labels('db', dbVersion),
+              network: { name: names.network, aliases: [names.dbHost] },
+              ports: [{ container: config.database.port, host: config.environments[env].dbPort }],
+              volumes: [{ name: names.dbVolume, target: '/var/lib/postgresql/data' }],
+              restart: 'unless-stopped',
+            },
+            { onEvent: inner },
+          );
+          return started.id;
         },
-        { onEvent: inner },
+      );
+    }
+    await runStep(sink, 'database-ready', `wait for ${env}'s database to accept connections`, async (_, inner) => {
+      await waitForReady(
+        docker,
+        dbId!,
+        Wait.forPostgres({ user: config.database.user, database: config.database.name }).withTimeout(
+          config.databaseReadyTimeoutMs,
+        ),
+        { ...(signal ? { signal } : {}), onEvent: inner },
       );
     });
-  }
-  await runStep(sink, 'database-ready', `wait for ${env}'s database to accept connections`, async (_, inner) => {
-    const db = await findContainers(docker, { project: config.project, environment: env, role: 'db' });
-    await waitForReady(
-      docker,
-      db[0]!.id,
-      Wait.forPostgres({ user: config.database.user, database: config.database.name }).withTimeout(
-        config.databaseReadyTimeoutMs,
-      ),
-      { ...(signal ? { signal } : {}), onEvent: inner },
-    );
-  });
+  };
+  const settled = await Promise.allSettled([stopOldApi(), readyDatabase()]);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 
   const apiName = names.container('api');
   const { id, readyAfterMs } = await runStep(
