@@ -3,6 +3,7 @@ import { validateTag } from '@rel/docker';
 import type { CommandContext, CommandModule } from '../commands.js';
 import { EXIT } from '../exit-codes.js';
 import { type DeployResult, deployBackend, deployFrontend, planDeploy } from '../flows/deploy.js';
+import { acquireReleaseLock } from '../lock.js';
 import { dockerClient } from './docker.js';
 
 function deployCommand(role: 'backend' | 'frontend'): CommandModule {
@@ -25,6 +26,12 @@ function deployCommand(role: 'backend' | 'frontend'): CommandModule {
         return EXIT.OK;
       }
       const deploy = role === 'backend' ? deployBackend : deployFrontend;
+      await using _lock = await acquireReleaseLock({
+        stateDir: config.stateDir,
+        project: config.project,
+        command: `deploy ${role} ${env} ${version}`,
+        onEvent: context.reporter.sink,
+      });
       const result: DeployResult = await deploy({
         config,
         env,

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ENVIRONMENTS, parseDuration, RelError } from '@rel/core';
 import { parseDocument } from 'yaml';
+import { notificationTargetSecrets, validateNotificationTarget } from '../notify/index.js';
 import { interpolate } from './interpolate.js';
-import type { EnvironmentPorts, HealthCheck, RelConfig } from './schema.js';
+import type { EnvironmentPorts, HealthCheck, NginxConfig, NotificationsConfig, RelConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'rel.config.yaml';
 
@@ -45,7 +46,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new RelError('CONFIG', `config file ${file} is not valid YAML${where}: ${first.message.split('\n')[0]}`);
   }
   const raw: unknown = doc.toJS();
-  const reader = new Reader(file, env);
+  // ${REL_CONFIG_DIR} lets commands and paths in the file name places beside it
+  const reader = new Reader(file, { ...env, REL_CONFIG_DIR: dirname(file) });
   const config = reader.config(raw);
   if (reader.errors.length > 0) {
     const more = reader.errors.length > 1 ? ` (and ${reader.errors.length - 1} more problem(s))` : '';
@@ -85,6 +87,8 @@ class Reader {
       'frontend',
       'stateDir',
       'labels',
+      'nginx',
+      'notifications',
     ]);
     const registry = this.object(root.registry, 'registry') ?? {};
     this.noUnknownKeys(registry, 'registry', ['server', 'username', 'password', 'dockerConfig']);
@@ -132,6 +136,8 @@ class Reader {
         port: this.port(database.port ?? 5432, 'database.port'),
       },
       labels: this.labels(root.labels),
+      ...(root.nginx === undefined ? {} : { nginx: this.nginx(root.nginx, configDir) }),
+      notifications: this.notifications(root.notifications),
       databaseReadyTimeoutMs: this.duration(database.readyTimeout ?? '60s', 'database.readyTimeout'),
       backend: this.service(root.backend, 'backend', '60s'),
       frontend: this.service(root.frontend, 'frontend', '30s'),
@@ -159,6 +165,137 @@ class Reader {
       timeoutMs: this.duration(health.timeout ?? defaultTimeout, `${key}.health.timeout`),
     };
     return { port: this.port(section.port ?? 8080, `${key}.port`), health: check, env };
+  }
+
+  private nginx(raw: unknown, configDir: string): NginxConfig {
+    const key = 'nginx';
+    const section = this.object(raw, key) ?? {};
+    this.noUnknownKeys(section, key, [
+      'config',
+      'upstreams',
+      'method',
+      'socketDir',
+      'test',
+      'reload',
+      'publicUrl',
+      'verify',
+      'header',
+      'keepBackups',
+    ]);
+    const path = (value: string) => (isAbsolute(value) ? value : resolve(configDir, value));
+    const configFile = path(this.requiredString(section.config, 'nginx.config'));
+    const upstreams = this.object(section.upstreams, 'nginx.upstreams') ?? {};
+    this.noUnknownKeys(upstreams, 'nginx.upstreams', ['api', 'client']);
+    const upstreamName = /^[A-Za-z0-9_.-]+$/;
+    const api = this.matching(upstreams.api, 'nginx.upstreams.api', upstreamName, 'an nginx upstream name');
+    const client =
+      upstreams.client === undefined
+        ? undefined
+        : this.matching(upstreams.client, 'nginx.upstreams.client', upstreamName, 'an nginx upstream name');
+    const method = this.optionalString(section.method, 'nginx.method') ?? 'auto';
+    if (!['auto', 'reload', 'socket'].includes(method)) {
+      this.errors.push(`nginx.method: ${JSON.stringify(method)} is not valid (expected auto, reload or socket)`);
+    }
+    const reloadRaw = this.object(section.reload, 'nginx.reload') ?? {};
+    this.noUnknownKeys(reloadRaw, 'nginx.reload', ['command', 'pidFile', 'container']);
+    const kinds = ['command', 'pidFile', 'container'].filter((k) => reloadRaw[k] !== undefined);
+    let reload: NginxConfig['reload'] = { kind: 'command', command: [] };
+    if (kinds.length !== 1) {
+      this.errors.push(`nginx.reload: expected exactly one of command, pidFile, container (got ${kinds.length})`);
+    } else if (reloadRaw.command !== undefined) {
+      reload = { kind: 'command', command: this.command(reloadRaw.command, 'nginx.reload.command') };
+    } else if (reloadRaw.pidFile !== undefined) {
+      reload = { kind: 'signal', pidFile: path(this.requiredString(reloadRaw.pidFile, 'nginx.reload.pidFile')) };
+    } else {
+      reload = { kind: 'docker', container: this.requiredString(reloadRaw.container, 'nginx.reload.container') };
+    }
+    const publicUrl = this.matching(
+      section.publicUrl,
+      'nginx.publicUrl',
+      /^https?:\/\/[^\s/]+(\/\S*)?$/,
+      'an http(s) URL',
+    );
+    const verify = section.verify === undefined ? {} : (this.object(section.verify, 'nginx.verify') ?? {});
+    this.noUnknownKeys(verify, 'nginx.verify', ['path', 'consecutive', 'timeout']);
+    const verifyPath = this.optionalString(verify.path, 'nginx.verify.path') ?? '/api/health';
+    if (!verifyPath.startsWith('/'))
+      this.errors.push(`nginx.verify.path: ${JSON.stringify(verifyPath)} must start with /`);
+    return {
+      configFile,
+      upstreams: { api, ...(client === undefined ? {} : { client }) },
+      method: method as NginxConfig['method'],
+      socketDir: path(this.optionalString(section.socketDir, 'nginx.socketDir') ?? 'rel-routes'),
+      testCommand: this.command(section.test, 'nginx.test'),
+      reload,
+      publicUrl: publicUrl.replace(/\/+$/, ''),
+      verify: {
+        path: verifyPath,
+        consecutive: this.count(verify.consecutive ?? 5, 'nginx.verify.consecutive'),
+        timeoutMs: this.duration(verify.timeout ?? '10s', 'nginx.verify.timeout'),
+      },
+      header: this.matching(
+        section.header ?? 'X-Rel-Environment',
+        'nginx.header',
+        /^[A-Za-z0-9-]+$/,
+        'an HTTP header name',
+      ),
+      keepBackups: this.count(section.keepBackups ?? 10, 'nginx.keepBackups'),
+    };
+  }
+
+  private notifications(raw: unknown): NotificationsConfig {
+    const result: NotificationsConfig = { timeoutMs: 5000, retries: 2, targets: [] };
+    if (raw === undefined || raw === null) return result;
+    const section = this.object(raw, 'notifications') ?? {};
+    this.noUnknownKeys(section, 'notifications', ['timeout', 'retries', 'targets']);
+    result.timeoutMs = this.duration(section.timeout ?? '5s', 'notifications.timeout');
+    result.retries = this.count(section.retries ?? 2, 'notifications.retries', 0);
+    const targets = section.targets ?? [];
+    if (!Array.isArray(targets)) {
+      this.errors.push(`notifications.targets: expected a list, got ${describe(targets)}`);
+      return result;
+    }
+    targets.forEach((target, i) => {
+      const key = `notifications.targets[${i}]`;
+      try {
+        const validated = validateNotificationTarget(this.deepInterpolate(target, key), key);
+        for (const secret of notificationTargetSecrets(validated)) this.secrets.add(secret);
+        result.targets.push(validated);
+      } catch (error) {
+        this.errors.push((error as Error).message);
+      }
+    });
+    return result;
+  }
+
+  /** `${VAR}` in every string of a nested value; all of them secret (webhook URLs carry tokens). */
+  private deepInterpolate(raw: unknown, key: string): unknown {
+    if (typeof raw === 'string') return this.scalar(raw, key, { secret: true });
+    if (Array.isArray(raw)) return raw.map((v, i) => this.deepInterpolate(v, `${key}[${i}]`));
+    if (raw && typeof raw === 'object') {
+      return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, this.deepInterpolate(v, `${key}.${k}`)]));
+    }
+    return raw;
+  }
+
+  private command(raw: unknown, key: string): string[] {
+    if (!Array.isArray(raw) || raw.length === 0) {
+      this.errors.push(
+        `${key}: expected a non-empty list of arguments (a command is never a shell string), got ${describe(raw)}`,
+      );
+      return [];
+    }
+    return raw.map((arg, i) => this.scalar(arg, `${key}[${i}]`) ?? '');
+  }
+
+  private count(raw: unknown, key: string, min = 1): number {
+    const text = this.scalar(raw, key);
+    const n = Number(text);
+    if (text === undefined || !/^\d+$/.test(text) || n < min) {
+      this.errors.push(`${key}: ${JSON.stringify(raw)} is not valid (expected a whole number >= ${min})`);
+      return min;
+    }
+    return n;
   }
 
   private labels(raw: unknown): Record<string, string> {

@@ -1,4 +1,48 @@
 import type { Environment } from '@rel/core';
+import type { NotificationTarget } from '../notify/index.js';
+
+/** How nginx is told about a changed config (reload method). */
+export type NginxReload =
+  | { kind: 'command'; command: string[] }
+  | { kind: 'signal'; pidFile: string }
+  | { kind: 'docker'; container: string };
+
+/** The nginx in front of the environments. */
+export interface NginxConfig {
+  /** The nginx config file holding the upstreams, absolute. */
+  configFile: string;
+  /** Upstream names per role: the API's and (optionally) the client's. */
+  upstreams: { api: string; client?: string };
+  /** `socket` flips rel-managed symlinks (no reload, no dropped request); `reload` rewrites the upstreams and reloads; `auto` picks socket when the config is laid out for it. Default `auto`. */
+  method: 'auto' | 'reload' | 'socket';
+  /** Where the socket method's symlinks and sockets live, absolute. Default `<config dir>/rel-routes`. */
+  socketDir: string;
+  /** Tests a config: `nginx -t -p <prefix> -c <file>`. */
+  testCommand: string[];
+  reload: NginxReload;
+  /** Public URL through nginx, e.g. `https://shop.example.com` (tests here: http://127.0.0.1:8088). */
+  publicUrl: string;
+  verify: {
+    /** Path under the public URL answered by the API's health check. Default `/api/health`. */
+    path: string;
+    /** Consecutive responses from the target needed. Default 5. */
+    consecutive: number;
+    /** Deadline for them. Default 10s. */
+    timeoutMs: number;
+  };
+  /** Response header naming the environment that answered. Default `X-Rel-Environment`. */
+  header: string;
+  /** Config backups kept. Default 10. */
+  keepBackups: number;
+}
+
+export interface NotificationsConfig {
+  /** Per attempt. Default 5s. */
+  timeoutMs: number;
+  /** Retries after the first attempt. Default 2. */
+  retries: number;
+  targets: NotificationTarget[];
+}
 
 /** Ports published on 127.0.0.1 for one environment. */
 export interface EnvironmentPorts {
@@ -60,6 +104,10 @@ export interface RelConfig {
     health: HealthCheck;
     env: Record<string, string>;
   };
+  /** The nginx in front; required by `rel switch`, `rel rollback` and `rel status`'s live environment. */
+  nginx?: NginxConfig;
+  /** Where rollbacks and releases are announced. Default none. */
+  notifications: NotificationsConfig;
   /** Extra labels put on every container, network and volume rel creates. Default none. */
   labels: Record<string, string>;
   /** Readiness deadline of the database container. Default 60s. */
