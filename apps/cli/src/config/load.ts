@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ENVIRONMENTS, parseDuration, RelError } from '@rel/core';
 import { parseDocument } from 'yaml';
-import { notificationTargetSecrets, validateNotificationTarget } from '../notify/index.js';
+import { notificationTargetSecrets, validateNotificationTarget } from '../notify/targets.js';
 import { interpolate } from './interpolate.js';
 import type { EnvironmentPorts, HealthCheck, NginxConfig, NotificationsConfig, RelConfig } from './schema.js';
 

@@ -1,5 +1,5 @@
 import type { Environment } from '@rel/core';
-import type { NotificationTarget } from '../notify/index.js';
+import type { NotificationTarget } from '../notify/targets.js';
 
 /** How nginx is told about a changed config (reload method). */
 export type NginxReload =
