@@ -1,0 +1,104 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { checkNginxAnswers, verifyEnvironment } from './verify.js';
+
+// A stand-in for nginx: answers with `status` and `X-Rel-Environment: <env>` (none when env is '').
+let server: Server;
+let url: string;
+let env = 'blue';
+let status = 200;
+let answered = 0;
+
+beforeAll(async () => {
+  server = createServer((_request, response) => {
+    answered += 1;
+    response.writeHead(status, env ? { 'X-Rel-Environment': env } : {});
+    response.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+});
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+beforeEach(() => {
+  env = 'blue';
+  status = 200;
+  answered = 0;
+});
+
+describe('verifyEnvironment', () => {
+  it('passes after N consecutive good responses from the environment', async () => {
+    const result = await verifyEnvironment({ url: [url, url], environment: 'blue', consecutive: 3 });
+    expect(result).toMatchObject({ ok: true, requests: 6, seen: 'X-Rel-Environment: blue (200) 6 times' });
+    expect(answered).toBe(6);
+  });
+
+  it('fails at the deadline when another environment answers, saying what it saw', async () => {
+    const result = await verifyEnvironment({ url, environment: 'green', timeoutMs: 300, retryIntervalMs: 20 });
+    expect(result.ok).toBe(false);
+    expect(result.reason).toBe(`no 5 good responses in a row from ${url} within 300ms`);
+    expect(result.seen).toMatch(/^X-Rel-Environment: blue \(200\) \d+ times$/);
+  });
+
+  it('fails early when the environment itself answers with a bad status N times in a row', async () => {
+    status = 500;
+    const started = Date.now();
+    const result = await verifyEnvironment({ url, environment: 'blue', timeoutMs: 10_000, retryIntervalMs: 1 });
+    expect(result).toMatchObject({
+      ok: false,
+      requests: 5,
+      seen: 'X-Rel-Environment: blue (500) 5 times',
+      reason: `blue answered ${url} with X-Rel-Environment: blue (500) 5 times in a row`,
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('accepts the expected status and notes responses without the header', async () => {
+    status = 204;
+    expect((await verifyEnvironment({ url, environment: 'blue', expectedStatus: [204] })).ok).toBe(true);
+    env = '';
+    const result = await verifyEnvironment({ url, environment: 'blue', timeoutMs: 100 });
+    expect(result.seen).toMatch(/^no X-Rel-Environment \(204\) \d+ times?$/);
+  });
+
+  it('counts connection errors', async () => {
+    const closed = `http://127.0.0.1:1/health`;
+    const result = await verifyEnvironment({ url: closed, environment: 'blue', timeoutMs: 200 });
+    expect(result.ok).toBe(false);
+    expect(result.seen).toMatch(/^error ECONNREFUSED \d+ times?$/);
+  });
+});
+
+describe('verifyEnvironment timeouts', () => {
+  it('gives up on a request that does not answer within the request timeout', async () => {
+    const hanging = createServer(() => {});
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hanging.address() as AddressInfo).port;
+      const result = await verifyEnvironment({
+        url: `http://127.0.0.1:${port}/`,
+        environment: 'blue',
+        requestTimeoutMs: 100,
+        timeoutMs: 250,
+      });
+      expect(result.ok).toBe(false);
+      expect(result.seen).toMatch(/^error (timeout after 100ms|UND_ERR_HEADERS_TIMEOUT) \d+ times?$/);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise<void>((resolve) => hanging.close(() => resolve()));
+    }
+  });
+});
+
+describe('checkNginxAnswers', () => {
+  it('accepts any HTTP answer and refuses a closed port', async () => {
+    status = 502;
+    expect(await checkNginxAnswers(url)).toBe(502);
+    await expect(checkNginxAnswers('http://127.0.0.1:1/')).rejects.toMatchObject({
+      code: 'UNREACHABLE',
+      message: 'nginx is not running: http://127.0.0.1:1/ refuses connections',
+    });
+  });
+});
