@@ -50,9 +50,22 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/deploy.js').then((m) => m.deployFrontendCommand),
   },
   {
+    path: ['switch'],
+    args: ['env'],
+    summary: 'move nginx traffic to <env> after checking it; verify through nginx; switch back on failure',
+    load: () => import('./commands/switch.js').then((m) => m.switchCommand),
+  },
+  {
+    path: ['rollback'],
+    args: ['env'],
+    summary: 'emergency: move traffic straight back to <env>, verify, send critical notifications',
+    options: { reason: { type: 'string', description: 'why, for the notifications and the event log' } },
+    load: () => import('./commands/switch.js').then((m) => m.rollbackCommand),
+  },
+  {
     path: ['status'],
     args: [],
-    summary: 'each environment: its containers, their versions and health',
+    summary: "which environment is live and since when; each environment's containers, versions and health",
     load: () => import('./commands/status.js').then((m) => m.statusCommand),
   },
 ];

@@ -1,12 +1,13 @@
 import type { CommandContext, CommandModule } from '../commands.js';
-import { formatStatus, readStatus } from '../flows/status.js';
+import { formatLive, formatStatus, readStatus } from '../flows/status.js';
+import { readLive } from '../flows/switch.js';
 import { dockerClient } from './docker.js';
 
 export const statusCommand: CommandModule = {
   async run(context: CommandContext) {
     const config = context.config();
-    const statuses = await readStatus(config, await dockerClient());
-    context.reporter.result(formatStatus(statuses), { environments: statuses });
+    const [statuses, live] = await Promise.all([readStatus(config, await dockerClient()), readLive(config)]);
+    context.reporter.result(`${formatLive(live)}\n${formatStatus(statuses)}`, { live, environments: statuses });
     return 0;
   },
 };

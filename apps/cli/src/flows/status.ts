@@ -1,5 +1,6 @@
 import { ENVIRONMENTS, type Environment } from '@rel/core';
 import { type DockerClient, findContainers } from '@rel/docker';
+import type { LiveEnvironment } from '@rel/nginx-switch';
 import type { RelConfig } from '../config/schema.js';
 
 export interface EnvironmentStatus {
@@ -44,6 +45,21 @@ export async function readStatus(config: RelConfig, docker: DockerClient): Promi
             : 'degraded';
     return { env, containers, summary };
   });
+}
+
+export function formatLive(live: LiveEnvironment | undefined): string {
+  if (!live) return 'live: unknown (no nginx section in the config)';
+  const since = live.since ? ` since ${live.since}` : '';
+  const notes = [
+    live.mismatch
+      ? `the state file says ${live.mismatch.state ?? 'nothing'}, nginx routes to ${live.mismatch.config ?? 'neither'}`
+      : '',
+    live.pending
+      ? `a switch to ${live.pending.to} started ${live.pending.startedAt} did not finish (the next switch completes it)`
+      : '',
+    live.stateProblem ?? '',
+  ].filter(Boolean);
+  return `live: ${live.live ?? 'unknown'}${since} (${live.method} method)${notes.length ? `; ${notes.join('; ')}` : ''}`;
 }
 
 export function formatStatus(statuses: EnvironmentStatus[]): string {
