@@ -43,7 +43,9 @@ export function testProject(name: string, edit: (yaml: string) => string = (y) =
   };
   const dir = mkdtempSync(join(tmpdir(), `${project}-`));
   const configFile = join(dir, 'rel.config.yaml');
+  // the example's nginx section fronts the sandbox's own project: a test adds its own (startTestNginx)
   const yaml = readFileSync(join(root, 'examples/sandbox/rel.config.yaml'), 'utf8')
+    .replace(/^# The sandbox's nginx[\s\S]*$/m, '')
     .replace('project: sample', `project: ${project}`)
     .replace(/blue: +\{[^}]*\}/, `blue: ${flow(ports.blue)}`)
     .replace(/green: +\{[^}]*\}/, `green: ${flow(ports.green)}`)
@@ -111,4 +113,117 @@ export async function containerIds(project: string, env: string): Promise<Record
 
 export function registryPassword(): string {
   return readFileSync(join(root, '.sandbox/registry/password'), 'utf8').trim();
+}
+
+export interface TestNginx {
+  prefix: string;
+  configFile: string;
+  publicUrl: string;
+  port: number;
+  /** The `nginx:` section for this instance, to append to a test config. */
+  yaml: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an nginx of its own for a test project, in front of the project's blue and green ports, laid out
+ * for the socket method (or the reload method: plain upstreams naming blue's ports and a server-level
+ * environment header), exactly as the sandbox's nginx is.
+ */
+export async function startTestNginx(t: TestProject, method: 'socket' | 'reload'): Promise<TestNginx> {
+  const { renderSocketRoutingConfig, prepareSocketDir } = await import('@rel/nginx-switch');
+  const { chmodSync, mkdirSync, writeFileSync: write } = await import('node:fs');
+  const prefix = join(t.dir, `nginx-${method}`);
+  mkdirSync(join(prefix, 'logs'), { recursive: true });
+  // nginx workers run as nobody: they must be able to reach the sockets under the test's temp dir
+  chmodSync(t.dir, 0o755);
+  const port = 40000 + ((process.pid * 13 + next++ * 7) % 9000);
+  const api = `${t.project.replace(/-/g, '_')}_api`;
+  const client = `${t.project.replace(/-/g, '_')}_client`;
+  const addresses = {
+    blue: { [api]: `127.0.0.1:${t.ports.blue.apiPort}`, [client]: `127.0.0.1:${t.ports.blue.clientPort}` },
+    green: { [api]: `127.0.0.1:${t.ports.green.apiPort}`, [client]: `127.0.0.1:${t.ports.green.clientPort}` },
+  };
+  const socketDir = join(prefix, 'routes');
+  let routing: string;
+  if (method === 'socket') {
+    await prepareSocketDir(socketDir, { live: 'blue' });
+    routing = renderSocketRoutingConfig({ upstreams: [api, client], addresses, socketDir });
+  } else {
+    routing = `upstream ${api} {\n    server ${addresses.blue[api]};\n}\nupstream ${client} {\n    server ${addresses.blue[client]};\n}\n`;
+  }
+  const configFile = join(prefix, 'nginx.conf');
+  write(
+    configFile,
+    `worker_processes 1;
+pid nginx.pid;
+error_log logs/error.log warn;
+worker_shutdown_timeout 10s;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path /tmp;
+    proxy_temp_path /tmp;
+    fastcgi_temp_path /tmp;
+    uwsgi_temp_path /tmp;
+    scgi_temp_path /tmp;
+    include extra.conf;
+${routing}
+    server {
+        listen 127.0.0.1:${port};
+${method === 'reload' ? '        add_header X-Rel-Environment blue always;\n' : ''}        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        location /api/ {
+            proxy_pass http://${api}/;
+        }
+        location / {
+            proxy_pass http://${client};
+        }
+    }
+}
+`,
+  );
+  write(join(prefix, 'extra.conf'), '# included by nginx.conf; a test removes it to break the config on purpose\n');
+  await exec('nginx', ['-p', `${prefix}/`, '-c', 'nginx.conf']);
+  const yaml = `
+nginx:
+  config: ${configFile}
+  upstreams: { api: ${api}, client: ${client} }
+  method: ${method}
+  socketDir: ${socketDir}
+  test: [nginx, -t, -q, -p, "${prefix}/", -c, nginx.conf]
+  reload:
+    command: [nginx, -s, reload, -p, "${prefix}/", -c, nginx.conf]
+  publicUrl: http://127.0.0.1:${port}
+  verify: { path: /api/health, consecutive: 5, timeout: 5s }
+`;
+  return {
+    prefix,
+    configFile,
+    port,
+    publicUrl: `http://127.0.0.1:${port}`,
+    yaml,
+    async stop() {
+      await exec('nginx', ['-p', `${prefix}/`, '-c', 'nginx.conf', '-s', 'stop']).catch(() => undefined);
+    },
+  };
+}
+
+/** Which environment answered through nginx, and how; on a new connection, so no worker of before answers. */
+export async function throughNginx(publicUrl: string, path = '/api/health') {
+  const { get } = await import('node:http');
+  return new Promise<{ status: number; env: string | undefined; version: string | undefined }>((resolve, reject) => {
+    const req = get(`${publicUrl}${path}`, { agent: false, timeout: 3000 }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          env: res.headers['x-rel-environment'] as string | undefined,
+          version: res.headers['x-app-version'] as string | undefined,
+        }),
+      );
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${publicUrl}${path}`)));
+    req.on('error', reject);
+  });
 }

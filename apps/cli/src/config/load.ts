@@ -268,9 +268,9 @@ class Reader {
     return result;
   }
 
-  /** `${VAR}` in every string of a nested value; all of them secret (webhook URLs carry tokens). */
+  /** `${VAR}` in every string of a nested value (the caller marks what is secret in the result). */
   private deepInterpolate(raw: unknown, key: string): unknown {
-    if (typeof raw === 'string') return this.scalar(raw, key, { secret: true });
+    if (typeof raw === 'string') return this.scalar(raw, key);
     if (Array.isArray(raw)) return raw.map((v, i) => this.deepInterpolate(v, `${key}[${i}]`));
     if (raw && typeof raw === 'object') {
       return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, this.deepInterpolate(v, `${key}.${k}`)]));

@@ -192,9 +192,6 @@ export async function rollbackTo(options: SwitchOptions & { reason?: string }): 
         },
       ),
   );
-  const failed = notifications.filter((n) => !n.ok);
-  if (failed.length > 0)
-    log(sink, 'warn', `notification failed: ${failed.map((n) => `${n.target} (${n.error ?? n.status})`).join(', ')}`);
   await recordEvent(config, {
     event: 'rollback',
     at,
