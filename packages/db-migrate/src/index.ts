@@ -1,0 +1,29 @@
+export { backupDatabase, listBackups, restoreDatabase } from './backup.js';
+export type { ConnectOptions } from './connection.js';
+export { defaultApplicationName } from './connection.js';
+export { CHECKSUM_TABLE, HISTORY_TABLE } from './history.js';
+export { lintMigrations } from './lint.js';
+export type { LockHolder, MigrationLockOptions } from './lock.js';
+export { acquireMigrationLock, findMigrationLockHolder, MIGRATION_LOCK_KEY } from './lock.js';
+export type { MigrateDatabaseOptions, PlanMigrationsOptions } from './migrate.js';
+export { migrateDatabase, planMigrations } from './migrate.js';
+export type { IdempotentScript } from './sources.js';
+export { detectMigrationSource, loadIdempotentScript, loadSqlFolder, parseIdempotentScript } from './sources.js';
+export type { LineColumn, SqlStatement } from './sql-text.js';
+export { lineColumnAt, nonTransactionalReason, splitSqlStatements } from './sql-text.js';
+export type {
+  BackupDatabaseOptions,
+  BackupResult,
+  DatabaseConnection,
+  DatabaseExec,
+  ExecOptions,
+  ExecResult,
+  MigrateResult,
+  Migration,
+  MigrationPlan,
+  MigrationSource,
+  MigrationWarning,
+  RestoreDatabaseOptions,
+  RestoreResult,
+  RunBundle,
+} from './types.js';

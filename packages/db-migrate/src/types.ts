@@ -1,0 +1,147 @@
+import type { Readable, Writable } from 'node:stream';
+import type { EventSink } from '@rel/core';
+import type { Client, ClientConfig } from 'pg';
+import type { SqlStatement } from './sql-text.js';
+
+/** What a command run in a container returned. A non-zero exit code is a result, not an error. */
+export interface ExecResult {
+  exitCode: number;
+  /** Standard output as text; `''` when it was streamed into `ExecOptions.stdout`. */
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Piped into the command's standard input, which is closed when it ends. The command may stop reading early. */
+  stdin?: Readable;
+  /** Receives the command's standard output (then ended); the result's `stdout` is then `''`. */
+  stdout?: Writable;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs a command (an argument array, no shell) inside the database container, as a user the server trusts
+ * on its local socket (`pg_dump -U <user>` needs no password there). The CLI implements it with a streaming
+ * exec of @rel/docker; tests with `docker exec -i`.
+ */
+export type DatabaseExec = (argv: string[], options?: ExecOptions) => Promise<ExecResult>;
+
+/**
+ * Runs the migration bundle: `efbundle --connection <cs> [--verbose]`, where the caller supplies the
+ * connection string (the library never sees or prints it). The CLI runs it in a one-off container of
+ * the API image on the environment's network.
+ */
+export type RunBundle = (options: { verbose: boolean; signal?: AbortSignal }) => Promise<ExecResult>;
+
+/** Where migrations come from: the three forms an Entity Framework Core team ships. */
+export type MigrationSource =
+  /** A folder of `<MigrationId>.sql` files, applied in the order of their ids. */
+  | { kind: 'sql-folder'; dir: string }
+  /** A script written by `dotnet ef migrations script --idempotent` for Npgsql. */
+  | { kind: 'idempotent-script'; file: string }
+  /**
+   * An `efbundle`, run through `run`. `migrations`, when known (from the image), lists its ids: it makes
+   * pending and verification exact; without it, what the bundle applied is read from the history table.
+   */
+  | { kind: 'bundle'; run: RunBundle; migrations?: string[] };
+
+/** One migration read from a SQL folder or an idempotent script. */
+export interface Migration {
+  id: string;
+  /** The file it was read from. */
+  file: string;
+  /** sha256 (hex) of its SQL: the whole file (folder) or its blocks (idempotent script). */
+  checksum: string;
+  /** Its statements, offsets relative to `fileText`; transaction control statements removed. */
+  statements: SqlStatement[];
+  /** The whole file, for positions. */
+  fileText: string;
+  /** Why it must run outside a transaction (`CREATE INDEX CONCURRENTLY`), if it must. */
+  nonTransactional?: string;
+}
+
+/** A database connection: pg settings, or a function returning a connected client (which this library ends). */
+export type DatabaseConnection = ClientConfig | (() => Promise<Client>);
+
+export interface BackupResult {
+  /** Absolute path of the dump (custom format). */
+  file: string;
+  bytes: number;
+  /** sha256 of the file, hex. */
+  sha256: string;
+  durationMs: number;
+  /** Entries `pg_restore --list` found in it (0 for an empty database). */
+  entries: number;
+  /** Older backups removed to keep the last N. */
+  removed: string[];
+}
+
+export interface BackupDatabaseOptions {
+  exec: DatabaseExec;
+  /** Database name: letters, digits, `_`, `.`, `-`. */
+  database: string;
+  /** Database user pg_dump connects as over the container's local socket. */
+  user: string;
+  /** Directory for the dumps (created with mode 0700). */
+  dir: string;
+  /** Backups of this database to keep, the newest. Default 10. */
+  keep?: number;
+  /** pg_dump `--compress` level 0-9. Default: pg_dump's own (6 for the custom format). */
+  compression?: number;
+  onEvent?: EventSink;
+  signal?: AbortSignal;
+}
+
+export interface RestoreDatabaseOptions {
+  exec: DatabaseExec;
+  /** A dump written by `backupDatabase` (or `pg_dump -Fc`). */
+  file: string;
+  database: string;
+  user: string;
+  /** When given, the file's sha256 must match before anything is dropped. */
+  sha256?: string;
+  onEvent?: EventSink;
+  signal?: AbortSignal;
+}
+
+export interface RestoreResult {
+  file: string;
+  database: string;
+  durationMs: number;
+}
+
+/** A statement that will take heavy locks, rewrite a table, lose data or break the version still running. */
+export interface MigrationWarning {
+  migrationId: string;
+  /** Rule name: `index-without-concurrently`, `alter-column-type`, `drop-column`, ... */
+  rule: string;
+  message: string;
+  file?: string;
+  line?: number;
+  statement?: string;
+}
+
+export interface MigrationPlan {
+  source: MigrationSource['kind'];
+  /** Ids of the source not yet in the history table, in order (for a bundle without a list: unknown, `[]`). */
+  pending: string[];
+  alreadyApplied: string[];
+  /** Ids in the history table that the source does not know. */
+  unknown: string[];
+  /** Pending migrations that will run outside a transaction, and why. */
+  nonTransactional: { migrationId: string; reason: string }[];
+  warnings: MigrationWarning[];
+}
+
+export interface MigrateResult {
+  /** Ids applied by this run, in order. */
+  applied: string[];
+  /** Ids that were pending when the run started (what a dry run would apply). */
+  pending: string[];
+  alreadyApplied: string[];
+  backup?: BackupResult;
+  /** Lint warnings and other warnings (unknown ids in the history table). */
+  warnings: MigrationWarning[];
+  dryRun: boolean;
+  durationMs: number;
+}
