@@ -120,9 +120,11 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
     for (const [i, delay] of [60, 120, 180, 240, 300, 360, 450].entries()) {
       const target = i % 2 === 0 ? 'green' : 'blue';
       const child = spawn(process.execPath, [relBin, 'switch', target, '--config', t.configFile], { stdio: 'ignore' });
+      // listen from the start: a switch faster than the delay has exited before the kill
+      const exited = new Promise((r) => child.once('exit', r));
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       const rerun = await t.rel(['switch', target]);
       expect(rerun.code, `after kill at ${delay} ms: ${rerun.stderr}`).toBe(0);
       const state = JSON.parse(readFileSync(join(t.dir, 'state', 'live.json'), 'utf8'));

@@ -61,11 +61,15 @@ export function testProject(name: string, edit: (yaml: string) => string = (y) =
         const { stdout, stderr } = await exec(process.execPath, [relBin, ...args, '--config', configFile], {
           env: { ...process.env, CI: '1', ...env },
           maxBuffer: 1 << 24,
+          // a hung command fails its test with its output instead of hanging the run
+          timeout: 90_000,
+          killSignal: 'SIGKILL',
         });
         return { code: 0, stdout, stderr };
       } catch (error) {
-        const e = error as { code: number; stdout: string; stderr: string };
-        return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
+        const e = error as { code: number; stdout: string; stderr: string; killed?: boolean };
+        const stderr = e.killed ? `${e.stderr}\n(killed after 90 s: rel ${args.join(' ')})` : e.stderr;
+        return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr };
       }
     },
     async cleanup() {
