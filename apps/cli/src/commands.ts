@@ -50,6 +50,24 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/deploy.js').then((m) => m.deployFrontendCommand),
   },
   {
+    path: ['db', 'migrate'],
+    args: ['env'],
+    summary: "back up <env>'s database, apply the API image's EF Core migrations, verify, test the API",
+    load: () => import('./commands/db.js').then((m) => m.migrateCommand),
+  },
+  {
+    path: ['db', 'backup'],
+    args: ['env'],
+    summary: "back up <env>'s database (pg_dump -Fc by the database container) into the state directory",
+    load: () => import('./commands/db.js').then((m) => m.backupCommand),
+  },
+  {
+    path: ['db', 'restore'],
+    args: ['env', 'backup'],
+    summary: "restore <env>'s database from a backup (a file, a name in the state directory, or latest)",
+    load: () => import('./commands/db.js').then((m) => m.restoreCommand),
+  },
+  {
     path: ['switch'],
     args: ['env'],
     summary: 'move nginx traffic to <env> after checking it; verify through nginx; switch back on failure',

@@ -106,6 +106,7 @@ function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
     HostConfig: hostConfig,
   };
   if (spec.cmd) options.Cmd = spec.cmd;
+  if (spec.entrypoint) options.Entrypoint = spec.entrypoint;
   if (spec.network) {
     options.NetworkingConfig = {
       EndpointsConfig: { [spec.network.name]: { Aliases: spec.network.aliases ?? [] } },

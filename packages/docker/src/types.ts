@@ -80,6 +80,8 @@ export interface ContainerSpec {
   env?: Record<string, string>;
   /** Labels, typically `environmentLabels(...)`. */
   labels?: Record<string, string>;
+  /** Replaces the image's entrypoint, e.g. to run a tool the image carries. Default: the image's. */
+  entrypoint?: string[];
   /** Command (arguments array); default: the image's. */
   cmd?: string[];
   /** Network to attach to (instead of Docker's default bridge), with DNS aliases on it. */

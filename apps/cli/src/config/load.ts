@@ -97,7 +97,18 @@ class Reader {
     const environments = this.object(root.environments, 'environments') ?? {};
     this.noUnknownKeys(environments, 'environments', [...ENVIRONMENTS]);
     const database = this.object(root.database, 'database') ?? {};
-    this.noUnknownKeys(database, 'database', ['name', 'user', 'password', 'port', 'readyTimeout']);
+    this.noUnknownKeys(database, 'database', [
+      'name',
+      'user',
+      'password',
+      'port',
+      'readyTimeout',
+      'migrations',
+      'keepBackups',
+      'lockWait',
+      'lockTimeout',
+      'statementTimeout',
+    ]);
 
     const username = this.optionalString(registry.username, 'registry.username');
     const password = this.optionalString(registry.password, 'registry.password', { secret: true });
@@ -134,6 +145,11 @@ class Reader {
         user: this.matching(database.user, 'database.user', SQL_NAME, 'a lowercase SQL identifier'),
         password: this.requiredString(database.password, 'database.password', { secret: true }),
         port: this.port(database.port ?? 5432, 'database.port'),
+        migrations: this.migrations(database.migrations),
+        keepBackups: this.count(database.keepBackups ?? 10, 'database.keepBackups'),
+        lockWaitMs: this.duration(database.lockWait ?? '60s', 'database.lockWait'),
+        lockTimeoutMs: this.duration(database.lockTimeout ?? '5s', 'database.lockTimeout'),
+        statementTimeoutMs: this.duration(database.statementTimeout ?? '0', 'database.statementTimeout', true),
       },
       labels: this.labels(root.labels),
       ...(root.nginx === undefined ? {} : { nginx: this.nginx(root.nginx, configDir) }),
@@ -146,9 +162,36 @@ class Reader {
     };
   }
 
+  private migrations(raw: unknown): RelConfig['database']['migrations'] {
+    const section = raw === undefined ? {} : (this.object(raw, 'database.migrations') ?? {});
+    this.noUnknownKeys(section, 'database.migrations', ['kind', 'path']);
+    const kind = this.optionalString(section.kind, 'database.migrations.kind') ?? 'sql-folder';
+    const defaults: Record<string, string> = {
+      'sql-folder': '/app/migrations',
+      'idempotent-script': '/app/migrations.sql',
+      bundle: '/app/efbundle',
+    };
+    if (!(kind in defaults)) {
+      this.errors.push(
+        `database.migrations.kind: ${JSON.stringify(kind)} is not valid (expected sql-folder, idempotent-script or bundle)`,
+      );
+    }
+    const path = this.optionalString(section.path, 'database.migrations.path') ?? defaults[kind] ?? '';
+    if (!/^\/[\w./-]*$/.test(path)) {
+      this.errors.push(
+        `database.migrations.path: ${JSON.stringify(path)} is not valid (expected an absolute path in the API image)`,
+      );
+    }
+    return { kind: kind as RelConfig['database']['migrations']['kind'], path };
+  }
+
   private service(raw: unknown, key: string, defaultTimeout: string): RelConfig['backend'] {
     const section = raw === undefined ? {} : (this.object(raw, key) ?? {});
-    this.noUnknownKeys(section, key, ['port', 'health', 'env']);
+    this.noUnknownKeys(
+      section,
+      key,
+      key === 'backend' ? ['port', 'health', 'env', 'dbCheckPath'] : ['port', 'health', 'env'],
+    );
     const health = section.health === undefined ? {} : (this.object(section.health, `${key}.health`) ?? {});
     this.noUnknownKeys(health, `${key}.health`, ['path', 'timeout']);
     const env: Record<string, string> = {};
@@ -164,7 +207,10 @@ class Reader {
       path,
       timeoutMs: this.duration(health.timeout ?? defaultTimeout, `${key}.health.timeout`),
     };
-    return { port: this.port(section.port ?? 8080, `${key}.port`), health: check, env };
+    const dbCheckPath = this.optionalString(section.dbCheckPath, `${key}.dbCheckPath`) ?? check.path;
+    if (!dbCheckPath.startsWith('/'))
+      this.errors.push(`${key}.dbCheckPath: ${JSON.stringify(dbCheckPath)} must start with /`);
+    return { port: this.port(section.port ?? 8080, `${key}.port`), health: check, dbCheckPath, env };
   }
 
   private nginx(raw: unknown, configDir: string): NginxConfig {
@@ -416,11 +462,11 @@ class Reader {
     return port;
   }
 
-  private duration(raw: unknown, key: string): number {
+  private duration(raw: unknown, key: string, allowZero = false): number {
     const text = this.scalar(raw, key);
     if (text === undefined) return 0;
     try {
-      return parseDuration(text, key);
+      return parseDuration(text, key, { allowZero });
     } catch {
       this.errors.push(`${key}: ${JSON.stringify(text)} is not a duration (expected 30s, 10m or seconds)`);
       return 0;

@@ -91,19 +91,31 @@ export interface RelConfig {
     password: string;
     /** Port PostgreSQL listens on inside its container. Default 5432. */
     port: number;
+    migrations: {
+      /** How the API image ships its Entity Framework Core migrations. Default `sql-folder`. */
+      kind: 'sql-folder' | 'idempotent-script' | 'bundle';
+      /** Where in the API image: default `/app/migrations`, `/app/migrations.sql` or `/app/efbundle`. */
+      path: string;
+    };
+    /** Backups kept per environment. Default 10. */
+    keepBackups: number;
+    /** How long a migration waits for another run's lock. Default 60s. */
+    lockWaitMs: number;
+    /** PostgreSQL lock_timeout of migration statements. Default 5s. */
+    lockTimeoutMs: number;
+    /** PostgreSQL statement_timeout of migration statements; 0 = none. Default 0. */
+    statementTimeoutMs: number;
   };
   backend: {
     /** Port the API listens on inside its container. Default 8080. */
     port: number;
     health: HealthCheck;
+    /** An API path that reads the database, checked after migrations. Default: the health path. */
+    dbCheckPath: string;
     /** Extra environment for the API container. */
     env: Record<string, string>;
   };
-  frontend: {
-    port: number;
-    health: HealthCheck;
-    env: Record<string, string>;
-  };
+  frontend: Omit<RelConfig['backend'], 'dbCheckPath'>;
   /** The nginx in front; required by `rel switch`, `rel rollback` and `rel status`'s live environment. */
   nginx?: NginxConfig;
   /** Where rollbacks and releases are announced. Default none. */

@@ -1,0 +1,101 @@
+import { formatDuration, parseEnvironment } from '@rel/core';
+import type { MigrateResult, MigrationPlan } from '@rel/db-migrate';
+import type { CommandContext, CommandModule } from '../commands.js';
+import { EXIT } from '../exit-codes.js';
+import { backupEnvironment, migrateEnvironment, restoreEnvironment } from '../flows/database.js';
+import { acquireReleaseLock } from '../lock.js';
+import { dockerClient } from './docker.js';
+
+function lock(context: CommandContext, command: string) {
+  const config = context.config();
+  return acquireReleaseLock({
+    stateDir: config.stateDir,
+    project: config.project,
+    command,
+    onEvent: context.reporter.sink,
+  });
+}
+
+export const migrateCommand: CommandModule = {
+  async run(context) {
+    const env = parseEnvironment(context.args[0]);
+    const config = context.config();
+    const docker = await dockerClient();
+    const base = { config, env, docker, onEvent: context.reporter.sink, signal: context.signal };
+    if (context.options.dryRun) {
+      const plan = (await migrateEnvironment({ ...base, dryRun: true })) as MigrationPlan;
+      const lines = [
+        `dry run: rel db migrate ${env} would apply ${plan.pending.length} migration(s) (${plan.alreadyApplied.length} applied already):`,
+        ...plan.pending.map((id) => `  ${id}`),
+        ...plan.nonTransactional.map((n) => `  note: ${n.migrationId} runs outside a transaction (${n.reason})`),
+        ...plan.warnings.map((w) => `  warning: ${w.migrationId}: ${w.message}`),
+      ];
+      context.reporter.result(lines.join('\n'), plan);
+      return EXIT.OK;
+    }
+    await using _lock = await lock(context, `db migrate ${env}`);
+    const result = (await migrateEnvironment(base)) as MigrateResult;
+    const backup = result.backup ? `; backup ${result.backup.file}` : '';
+    context.reporter.result(
+      result.applied.length === 0
+        ? `${env}'s database is up to date (${result.alreadyApplied.length} migration(s) applied before)${backup}`
+        : `${env}'s database: applied ${result.applied.join(', ')} in ${formatDuration(result.durationMs)}${backup}`,
+      result,
+    );
+    return EXIT.OK;
+  },
+};
+
+export const backupCommand: CommandModule = {
+  async run(context) {
+    const env = parseEnvironment(context.args[0]);
+    if (context.options.dryRun) {
+      context.reporter.result(
+        `dry run: rel db backup ${env} would dump ${env}'s database with pg_dump -Fc into the state directory`,
+      );
+      return EXIT.OK;
+    }
+    const docker = await dockerClient();
+    await using _lock = await lock(context, `db backup ${env}`);
+    const result = await backupEnvironment({
+      config: context.config(),
+      env,
+      docker,
+      onEvent: context.reporter.sink,
+      signal: context.signal,
+    });
+    context.reporter.result(
+      `backup of ${env}: ${result.file} (${result.bytes} bytes, sha256 ${result.sha256.slice(0, 12)}…)`,
+      result,
+    );
+    return EXIT.OK;
+  },
+};
+
+export const restoreCommand: CommandModule = {
+  async run(context) {
+    const env = parseEnvironment(context.args[0]);
+    const backup = context.args[1]!;
+    if (context.options.dryRun) {
+      context.reporter.result(
+        `dry run: rel db restore ${env} ${backup} would replace ${env}'s database with that backup`,
+      );
+      return EXIT.OK;
+    }
+    const docker = await dockerClient();
+    await using _lock = await lock(context, `db restore ${env}`);
+    const result = await restoreEnvironment({
+      config: context.config(),
+      env,
+      docker,
+      backup,
+      onEvent: context.reporter.sink,
+      signal: context.signal,
+    });
+    context.reporter.result(
+      `restored ${env}'s database from ${result.file} in ${formatDuration(result.durationMs)}`,
+      result,
+    );
+    return EXIT.OK;
+  },
+};

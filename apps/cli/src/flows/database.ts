@@ -1,0 +1,260 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Environment, type EventSink, log, RelError, runStep } from '@rel/core';
+import {
+  type BackupResult,
+  backupDatabase,
+  type DatabaseExec,
+  listBackups,
+  type MigrateResult,
+  type MigrationPlan,
+  type MigrationSource,
+  migrateDatabase,
+  planMigrations,
+  restoreDatabase,
+} from '@rel/db-migrate';
+import {
+  type ContainerInfo,
+  type DockerClient,
+  environmentLabels,
+  execInContainer,
+  execInContainerStream,
+  findContainers,
+  removeContainers,
+  runContainer,
+  tailLogs,
+} from '@rel/docker';
+import type { RelConfig } from '../config/schema.js';
+import { resourceNames } from './names.js';
+
+export interface DatabaseOptions {
+  config: RelConfig;
+  env: Environment;
+  docker: DockerClient;
+  onEvent: EventSink;
+  signal?: AbortSignal;
+}
+
+/** Backups of an environment live in `<stateDir>/backups/<env>`. */
+export function backupDir(config: RelConfig, env: Environment): string {
+  return join(config.stateDir, 'backups', env);
+}
+
+async function running(options: DatabaseOptions, role: 'db' | 'api'): Promise<ContainerInfo> {
+  const { config, env, docker } = options;
+  const found = await findContainers(docker, { project: config.project, environment: env, role });
+  const container = found.find((c) => c.state === 'running');
+  if (!container) {
+    const what = role === 'db' ? 'database' : 'API';
+    throw new RelError(
+      'NOT_FOUND',
+      `${env} has no running ${what} container (deploy it first: rel deploy backend ${env} <version>)`,
+    );
+  }
+  return container;
+}
+
+/** pg_dump, pg_restore and psql run inside the database container: their version always matches the server's. */
+function databaseExec(docker: DockerClient, containerId: string): DatabaseExec {
+  return (argv, options = {}) =>
+    execInContainerStream(docker, containerId, argv, {
+      ...(options.stdin ? { stdin: options.stdin } : {}),
+      ...(options.stdout ? { stdout: options.stdout } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+}
+
+function connection(config: RelConfig, env: Environment) {
+  return {
+    host: '127.0.0.1',
+    port: config.environments[env].dbPort,
+    user: config.database.user,
+    password: config.database.password,
+    database: config.database.name,
+  };
+}
+
+/**
+ * The environment's migrations as its API image ships them: the SQL folder or the idempotent script are
+ * read out of the running API container into a temp directory; a bundle runs in a one-off container of the
+ * same image on the environment's network.
+ */
+async function migrationSource(
+  options: DatabaseOptions,
+  api: ContainerInfo,
+): Promise<{ source: MigrationSource; cleanup: () => Promise<void> }> {
+  const { config, env, docker } = options;
+  const { kind, path } = config.database.migrations;
+  if (kind === 'bundle') {
+    return { source: { kind: 'bundle', run: bundleRunner(options, api) }, cleanup: async () => {} };
+  }
+  const dir = await mkdtemp(join(tmpdir(), `rel-migrations-${env}-`));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const read = async (file: string) => {
+    const result = await execInContainer(docker, api.id, ['cat', file]);
+    if (result.exitCode !== 0) {
+      throw new RelError(
+        'CONFIG',
+        `database.migrations.path: cannot read ${file} in ${api.name} (${api.image}): ${result.stderr.trim()}`,
+      );
+    }
+    return result.stdout;
+  };
+  try {
+    if (kind === 'idempotent-script') {
+      const file = join(dir, 'migrations.sql');
+      await writeFile(file, await read(path));
+      return { source: { kind: 'idempotent-script', file }, cleanup };
+    }
+    const listing = await execInContainer(docker, api.id, ['ls', '-1', path]);
+    if (listing.exitCode !== 0) {
+      throw new RelError(
+        'CONFIG',
+        `database.migrations.path: no migrations folder ${path} in ${api.name} (${api.image})`,
+      );
+    }
+    for (const name of listing.stdout.split('\n').filter((n) => n.endsWith('.sql'))) {
+      await writeFile(join(dir, name), await read(`${path}/${name}`));
+    }
+    return { source: { kind: 'sql-folder', dir }, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** Runs `<bundle> --connection <cs>` in a one-off container of the API's image on the environment's network. */
+function bundleRunner(options: DatabaseOptions, api: ContainerInfo) {
+  const { config, env, docker } = options;
+  return async ({ verbose }: { verbose: boolean }) => {
+    const names = resourceNames(config, env);
+    const name = `${names.container('api')}-migrate`;
+    const stale = await findContainers(docker, { project: config.project, environment: env, role: 'migrate' });
+    if (stale.length > 0) await removeContainers(docker, stale);
+    const { database } = config;
+    // the connection string goes to the bundle as an argument inside the container, never to our output
+    const cs = `Host=${names.dbHost};Port=${database.port};Database=${database.name};Username=${database.user};Password=${database.password}`;
+    const { id } = await runContainer(docker, {
+      name,
+      image: api.image,
+      entrypoint: [config.database.migrations.path],
+      cmd: ['--connection', cs, ...(verbose ? ['--verbose'] : [])],
+      labels: {
+        ...config.labels,
+        ...environmentLabels({ project: config.project, environment: env, role: 'migrate', version: api.version }),
+      },
+      network: { name: names.network },
+    });
+    try {
+      const { StatusCode } = (await docker.docker.getContainer(id).wait()) as { StatusCode: number };
+      const lines = await tailLogs(docker, id, 500);
+      return { exitCode: StatusCode, stdout: lines.join('\n'), stderr: '' };
+    } finally {
+      await removeContainers(docker, [id]).catch(() => undefined);
+    }
+  };
+}
+
+/** The seed's migrate.sh: back up, run the migrations, verify the history, then test the API's connectivity. */
+export async function migrateEnvironment(
+  options: DatabaseOptions & { dryRun?: boolean },
+): Promise<MigrateResult | MigrationPlan> {
+  const { config, env, docker, onEvent: sink, signal } = options;
+  const [db, api] = await Promise.all([running(options, 'db'), running(options, 'api')]);
+  const { source, cleanup } = await migrationSource(options, api);
+  try {
+    const common = {
+      connection: connection(config, env),
+      source,
+      onEvent: sink,
+      lockWaitMs: config.database.lockWaitMs,
+      lockTimeoutMs: config.database.lockTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      ...(signal ? { signal } : {}),
+    };
+    if (options.dryRun) return await planMigrations(common);
+    const exec = databaseExec(docker, db.id);
+    const result = await migrateDatabase({
+      ...common,
+      backup: {
+        exec,
+        database: config.database.name,
+        user: config.database.user,
+        dir: backupDir(config, env),
+        keep: config.database.keepBackups,
+      },
+      restore: async (backup) => {
+        await restoreDatabase({
+          exec,
+          file: backup.file,
+          sha256: backup.sha256,
+          database: config.database.name,
+          user: config.database.user,
+          onEvent: sink,
+        });
+      },
+    });
+    await runStep(sink, 'api-check', `test ${env}'s API connectivity (${config.backend.dbCheckPath})`, async () => {
+      const url = `http://127.0.0.1:${config.environments[env].apiPort}${config.backend.dbCheckPath}`;
+      const response = await fetch(url, { signal: AbortSignal.timeout(5000) }).catch(
+        (error: Error & { cause?: { code?: string } }) => {
+          throw new RelError(
+            'UNREACHABLE',
+            `${env}'s API does not answer at ${url}: ${error.cause?.code ?? error.message}`,
+          );
+        },
+      );
+      const body = await response.text();
+      if (response.status !== 200) {
+        throw new RelError(
+          'UNHEALTHY',
+          `${env}'s API answers ${response.status} at ${url} after the migrations: ${body.slice(0, 200)}`,
+        );
+      }
+    });
+    return result;
+  } finally {
+    await cleanup();
+  }
+}
+
+export async function backupEnvironment(options: DatabaseOptions): Promise<BackupResult> {
+  const { config, env, docker, onEvent, signal } = options;
+  const db = await running(options, 'db');
+  return backupDatabase({
+    exec: databaseExec(docker, db.id),
+    database: config.database.name,
+    user: config.database.user,
+    dir: backupDir(config, env),
+    keep: config.database.keepBackups,
+    onEvent,
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/** Restores `backup`: a file path, or the name of a file in the environment's backup directory, or `latest`. */
+export async function restoreEnvironment(options: DatabaseOptions & { backup: string }) {
+  const { config, env, docker, onEvent: sink, signal } = options;
+  const db = await running(options, 'db');
+  const dir = backupDir(config, env);
+  let file = options.backup;
+  if (file === 'latest') {
+    const backups = await listBackups(dir, config.database.name);
+    if (backups.length === 0) throw new RelError('NOT_FOUND', `no backups of ${env} in ${dir}`);
+    file = backups.at(-1)!;
+  } else if (!file.includes('/')) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    if (!names.includes(file)) throw new RelError('NOT_FOUND', `backup ${file} not found in ${dir}`);
+    file = join(dir, file);
+  }
+  log(sink, 'info', `restoring ${env}'s database ${config.database.name} from ${file}`);
+  return restoreDatabase({
+    exec: databaseExec(docker, db.id),
+    file,
+    database: config.database.name,
+    user: config.database.user,
+    onEvent: sink,
+    ...(signal ? { signal } : {}),
+  });
+}
