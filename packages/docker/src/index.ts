@@ -4,15 +4,15 @@ export type { ConnectDockerOptions } from './client.js';
 export { connectDocker, pingDocker } from './client.js';
 export type { FindContainersQuery, RemoveContainersOptions } from './containers.js';
 export { findContainers, removeContainers } from './containers.js';
-export type { ExecOptions } from './exec.js';
-export { execInContainer } from './exec.js';
+export type { ExecOptions, ExecStreamOptions } from './exec.js';
+export { execInContainer, execInContainerStream } from './exec.js';
 export { formatImageRef, parseImageRef, registryOfImage, validateTag } from './image-ref.js';
 export { environmentLabels, LABELS } from './labels.js';
 export { tailLogs } from './logs.js';
 export type { PullImageOptions, PullImageResult } from './pull.js';
 export { pullImage } from './pull.js';
 export { ensureNetwork, ensureVolume, removeNetwork, removeVolume } from './resources.js';
-export { runContainer } from './run.js';
+export { inspectContainer, runContainer } from './run.js';
 export { containerStats } from './stats.js';
 export type {
   ContainerInfo,

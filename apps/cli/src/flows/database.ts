@@ -21,12 +21,16 @@ import {
   execInContainer,
   execInContainerStream,
   findContainers,
+  inspectContainer,
   removeContainers,
   runContainer,
   tailLogs,
 } from '@rel/docker';
 import type { RelConfig } from '../config/schema.js';
 import { resourceNames } from './names.js';
+
+/** Image label listing the migrations a bundle holds, comma-separated, oldest first. */
+export const MIGRATIONS_LABEL = 'rel.migrations';
 
 export interface DatabaseOptions {
   config: RelConfig;
@@ -87,7 +91,13 @@ async function migrationSource(
   const { config, env, docker } = options;
   const { kind, path } = config.database.migrations;
   if (kind === 'bundle') {
-    return { source: { kind: 'bundle', run: bundleRunner(options, api) }, cleanup: async () => {} };
+    // the image may say which migrations its bundle holds (label rel.migrations): pending and verify are then exact
+    const labels = (await inspectContainer(docker, api.id))?.Config.Labels ?? {};
+    const ids = labels[MIGRATIONS_LABEL]?.split(',').filter(Boolean);
+    return {
+      source: { kind: 'bundle', run: bundleRunner(options, api), ...(ids ? { migrations: ids } : {}) },
+      cleanup: async () => {},
+    };
   }
   const dir = await mkdtemp(join(tmpdir(), `rel-migrations-${env}-`));
   const cleanup = () => rm(dir, { recursive: true, force: true });
