@@ -1,6 +1,7 @@
 import { type Environment, type EventSink, log, runStep } from '@rel/core';
 import {
   type ContainerInfo,
+  type ContainerSpec,
   type DockerClient,
   ensureNetwork,
   ensureVolume,
@@ -143,44 +144,23 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
   if (failed) throw failed.reason;
 
   const apiName = names.container('api');
-  const { id, readyAfterMs } = await runStep(
-    sink,
-    'api',
-    `start ${env}'s API ${apiName} ${version} and wait until ${config.backend.health.path} answers 200`,
-    async (_, inner) => {
-      const started = await runContainer(
-        docker,
-        {
-          name: apiName,
-          image: apiImage,
-          env: {
-            ...config.backend.env,
-            PORT: String(config.backend.port),
-            PGHOST: names.dbHost,
-            PGPORT: String(config.database.port),
-            PGUSER: config.database.user,
-            PGPASSWORD: config.database.password,
-            PGDATABASE: config.database.name,
-          },
-          labels: labels('api', version),
-          network: { name: names.network },
-          ports: [{ container: config.backend.port, host: config.environments[env].apiPort }],
-          restart: 'unless-stopped',
-        },
-        { onEvent: inner },
-      );
-      const t0 = Date.now();
-      await waitForReady(
-        docker,
-        started.id,
-        Wait.forHttp(config.backend.health.path, { port: config.backend.port }).withTimeout(
-          config.backend.health.timeoutMs,
-        ),
-        { ...(signal ? { signal } : {}), onEvent: inner },
-      );
-      return { id: started.id, readyAfterMs: Date.now() - t0 };
+  const { id, readyAfterMs } = await startService(options, 'api', {
+    name: apiName,
+    image: apiImage,
+    env: {
+      ...config.backend.env,
+      PORT: String(config.backend.port),
+      PGHOST: names.dbHost,
+      PGPORT: String(config.database.port),
+      PGUSER: config.database.user,
+      PGPASSWORD: config.database.password,
+      PGDATABASE: config.database.name,
     },
-  );
+    labels: labels('api', version),
+    network: { name: names.network },
+    ports: [{ container: config.backend.port, host: config.environments[env].apiPort }],
+    restart: 'unless-stopped',
+  });
   return {
     env,
     version,
@@ -193,7 +173,7 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
 
 /** The seed's deploy-frontend.sh: pull the client image, replace the environment's client, wait until healthy. */
 export async function deployFrontend(options: DeployOptions): Promise<DeployResult> {
-  const { config, env, version, docker, onEvent: sink, signal } = options;
+  const { config, env, version, docker, onEvent: sink } = options;
   validateTag(version);
   const names = resourceNames(config, env);
   const image = `${config.images.frontend}:${version}`;
@@ -214,39 +194,18 @@ export async function deployFrontend(options: DeployOptions): Promise<DeployResu
     });
   }
   const name = names.container('client');
-  const { id, readyAfterMs } = await runStep(
-    sink,
-    'client',
-    `start ${env}'s client ${name} ${version} and wait until ${config.frontend.health.path} answers 200`,
-    async (_, inner) => {
-      const started = await runContainer(
-        docker,
-        {
-          name,
-          image,
-          env: { ...config.frontend.env },
-          labels: {
-            ...config.labels,
-            ...environmentLabels({ project: config.project, environment: env, role: 'client', version }),
-          },
-          network: { name: names.network },
-          ports: [{ container: config.frontend.port, host: config.environments[env].clientPort }],
-          restart: 'unless-stopped',
-        },
-        { onEvent: inner },
-      );
-      const t0 = Date.now();
-      await waitForReady(
-        docker,
-        started.id,
-        Wait.forHttp(config.frontend.health.path, { port: config.frontend.port }).withTimeout(
-          config.frontend.health.timeoutMs,
-        ),
-        { ...(signal ? { signal } : {}), onEvent: inner },
-      );
-      return { id: started.id, readyAfterMs: Date.now() - t0 };
+  const { id, readyAfterMs } = await startService(options, 'client', {
+    name,
+    image,
+    env: { ...config.frontend.env },
+    labels: {
+      ...config.labels,
+      ...environmentLabels({ project: config.project, environment: env, role: 'client', version }),
     },
-  );
+    network: { name: names.network },
+    ports: [{ container: config.frontend.port, host: config.environments[env].clientPort }],
+    restart: 'unless-stopped',
+  });
   return { env, version, started: [{ role: 'client', id, name }], removed, databaseKept: false, readyAfterMs };
 }
 
@@ -285,6 +244,29 @@ export async function planDeploy(
     );
   }
   return { steps };
+}
+
+/** Starts the API or the client and waits until its health path answers 200; returns how long that took. */
+async function startService(options: DeployOptions, role: 'api' | 'client', spec: ContainerSpec) {
+  const { config, env, version, docker, onEvent: sink, signal } = options;
+  const service = role === 'api' ? config.backend : config.frontend;
+  const what = role === 'api' ? 'API' : 'client';
+  return runStep(
+    sink,
+    role,
+    `start ${env}'s ${what} ${spec.name} ${version} and wait until ${service.health.path} answers 200`,
+    async (_, inner) => {
+      const started = await runContainer(docker, spec, { onEvent: inner });
+      const t0 = Date.now();
+      await waitForReady(
+        docker,
+        started.id,
+        Wait.forHttp(service.health.path, { port: service.port }).withTimeout(service.health.timeoutMs),
+        { ...(signal ? { signal } : {}), onEvent: inner },
+      );
+      return { id: started.id, readyAfterMs: Date.now() - t0 };
+    },
+  );
 }
 
 /** Pulls the images in parallel; the first failure is thrown once all have settled. */
