@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { type Environment, type EventSink, log, RelError, runStep } from '@rel/core';
+import { type Environment, type EventSink, RelError, runStep } from '@rel/core';
 import { type DockerClient, findContainers } from '@rel/docker';
 import {
   type EnvironmentAddresses,
