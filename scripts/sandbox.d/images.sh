@@ -2,7 +2,8 @@
 # Sourced by scripts/sandbox: builds the sample images FROM scratch out of host binaries and pushes them.
 #
 #   127.0.0.1:5000/rel-sample/postgres:15        host PostgreSQL 15 + ldd libraries + busybox
-#   127.0.0.1:5000/rel-sample/api:v1, :v2        host node + ldd libraries + busybox + esbuild bundle + SQL
+#   127.0.0.1:5000/rel-sample/api:v1, :v2        host node + ldd libraries + busybox + esbuild bundles +
+#                                                 migrations as SQL folder, idempotent script and efbundle
 #   127.0.0.1:5000/rel-sample/client:v1, :v2     busybox httpd + static files
 #
 # Caching: each image gets an input hash (this file, its sources under examples/sample-app, the esbuild
@@ -166,16 +167,29 @@ stage_postgres() {
   chmod 755 "$ctx/docker-entrypoint.sh" "$ctx/locale"
 }
 
-# server.js + pg in one CommonJS file. Rebuilt every run (esbuild takes well under a second); its content
-# is part of the input hash, so an upgrade of pg in node_modules rebuilds the images.
+# Into one directory, printed: server.js + pg in one CommonJS file, and the stand-in migration bundle
+# efbundle.mjs + pg in one ES module (it uses top-level await; `require` is provided for pg's CommonJS).
+# Rebuilt every run (esbuild takes well under a second); their content is part of the input hash, so an
+# upgrade of pg in node_modules rebuilds the images.
 bundle_api() {
-  local esbuild="$REPO/node_modules/.bin/esbuild" out="$BUILD_DIR/api-bundle/server.js"
+  local esbuild="$REPO/node_modules/.bin/esbuild" out="$BUILD_DIR/api-bundle"
   [[ -x "$esbuild" ]] || die "$esbuild is missing: run npm ci first"
-  mkdir -p "$BUILD_DIR/api-bundle"
+  mkdir -p "$out"
   (cd "$REPO" && "$esbuild" examples/sample-app/api/server.js --bundle --platform=node --format=cjs \
-    --target=node20 --external:pg-native --log-level=warning --outfile="$out") ||
+    --target=node20 --external:pg-native --log-level=warning --outfile="$out/server.js") ||
     die "esbuild could not bundle examples/sample-app/api/server.js"
+  (cd "$REPO" && "$esbuild" examples/sample-app/api/efbundle.mjs --bundle --platform=node --format=esm \
+    --target=node20 --external:pg-native --log-level=warning --outfile="$out/efbundle.mjs" \
+    --banner:js="import { createRequire as __efbundleRequire } from 'node:module'; const require = __efbundleRequire(import.meta.url);") ||
+    die "esbuild could not bundle examples/sample-app/api/efbundle.mjs"
   printf '%s\n' "$out"
+}
+
+# The migration ids of a folder of <MigrationId>.sql files, comma-separated, in order.
+migration_ids() {
+  local dir="$1" file ids=()
+  while IFS= read -r file; do ids+=("$(basename "$file" .sql)"); done < <(find "$dir" -maxdepth 1 -name '*.sql' | LC_ALL=C sort)
+  (IFS=,; printf '%s\n' "${ids[*]}")
 }
 
 api_inputs() {
@@ -184,8 +198,10 @@ api_inputs() {
   {
     echo "recipe $(sha256sum <"$IMAGES_RECIPE")"
     echo "version $version"
-    echo "bundle $(sha256sum <"$bundle")"
-    describe_repo_files examples/sample-app/api/Dockerfile "examples/sample-app/api/migrations/$version"
+    echo "bundle $(sha256sum <"$bundle/server.js")"
+    echo "efbundle $(sha256sum <"$bundle/efbundle.mjs")"
+    describe_repo_files examples/sample-app/api/Dockerfile examples/sample-app/api/efbundle \
+      examples/sample-app/api/idempotent-script.mjs "examples/sample-app/api/migrations/$version"
     # shellcheck disable=SC2086
     describe_host_paths "$NODE" "$BUSYBOX" $NODE_LIBS
   } | sha256sum | cut -d' ' -f1
@@ -199,10 +215,17 @@ stage_api() {
   copy_host_files "$root" $NODE_LIBS
   install_busybox "$root" "$BUSYBOX"
   mkdir -p "$ctx/app/migrations"
-  cp "$bundle" "$ctx/app/server.js"
+  cp "$bundle/server.js" "$ctx/app/server.js"
+  # The migrations in the three EF Core forms: SQL folder, idempotent script, bundle.
   cp "$SAMPLE_DIR/api/migrations/$version/"*.sql "$ctx/app/migrations/"
+  node "$SAMPLE_DIR/api/idempotent-script.mjs" "$ctx/app/migrations" >"$ctx/app/migrations.sql" ||
+    die "could not write the idempotent migration script of api:$version"
+  cp "$bundle/efbundle.mjs" "$ctx/app/efbundle.mjs"
+  cp "$SAMPLE_DIR/api/efbundle" "$ctx/app/efbundle"
+  chmod 755 "$ctx/app/efbundle"
   chmod -R a+rX "$ctx/app"
   cp "$SAMPLE_DIR/api/Dockerfile" "$ctx/"
+  echo "MIGRATIONS=$(migration_ids "$ctx/app/migrations")" >"$ctx/build-args"
 }
 
 client_inputs() {
@@ -258,6 +281,11 @@ build_if_changed() {
   # api:v2 reuses the rootfs layer of api:v1 from its build cache (same for the clients).
   local build_args=(--label "$INPUTS_LABEL=$hash" -t "$ref")
   if grep -q '^ARG APP_VERSION' "$ctx/Dockerfile"; then build_args+=(--build-arg "APP_VERSION=$tag"); fi
+  # More build arguments from the stage function: KEY=VALUE lines in build-args (not copied into the image).
+  if [[ -f "$ctx/build-args" ]]; then
+    local arg
+    while IFS= read -r arg; do [[ -z "$arg" ]] || build_args+=(--build-arg "$arg"); done <"$ctx/build-args"
+  fi
   if ! DOCKER_BUILDKIT=0 docker build --iidfile "$ctx.iid" "${build_args[@]}" "$ctx" >>"$log" 2>&1; then
     tail_log "$log"
     die "docker build of $ref failed (log: $log)"

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { splitFrames } from './exec.js';
 import { demultiplex, demultiplexToText, splitLines } from './logs.js';
 
 function frame(stream: 0 | 1 | 2, text: string): Buffer {
@@ -48,6 +49,59 @@ describe('demultiplex', () => {
   it('keeps the rest when the stream becomes misaligned', () => {
     const buffer = Buffer.concat([frame(1, 'ok\n'), Buffer.from('garbage that is no header')]);
     expect(demultiplexToText(buffer).stdout).toBe('ok\ngarbage that is no header');
+  });
+});
+
+/** Feeds `buffer` to splitFrames in chunks of `size` bytes; returns the text of each stream and the pieces. */
+function splitInChunks(buffer: Buffer, size: number) {
+  const pieces: [string, Buffer][] = [];
+  const frames = splitFrames((stream, data) => pieces.push([stream, data]));
+  for (let offset = 0; offset < buffer.length; offset += size) frames.push(buffer.subarray(offset, offset + size));
+  frames.end();
+  const text = (wanted: string) =>
+    Buffer.concat(pieces.filter(([stream]) => stream === wanted).map(([, data]) => data)).toString('utf8');
+  return { stdout: text('stdout'), stderr: text('stderr'), pieces };
+}
+
+describe('splitFrames (streaming demultiplex of exec output)', () => {
+  const buffer = Buffer.concat([
+    frame(1, 'one\n'),
+    frame(2, 'oops\n'),
+    frame(1, ''),
+    frame(1, 'é'.repeat(5000)),
+    frame(2, '✓ done\n'),
+  ]);
+
+  it('gives the same streams as demultiplex, however the chunks cut headers and payloads', () => {
+    const expected = demultiplexToText(buffer);
+    for (const size of [1, 3, 7, 8, 9, 100, 4096, buffer.length]) {
+      const { stdout, stderr } = splitInChunks(buffer, size);
+      expect({ size, stdout, stderr }).toEqual({ size, stdout: expected.stdout, stderr: expected.stderr });
+    }
+  });
+
+  it('hands payloads over without copying them, in order', () => {
+    const { pieces } = splitInChunks(buffer, buffer.length);
+    expect(pieces.map(([stream, data]) => [stream, data.length])).toEqual([
+      ['stdout', 4],
+      ['stderr', 5],
+      ['stdout', 10_000],
+      ['stderr', 9],
+    ]);
+    expect(pieces[2]![1].buffer).toBe(buffer.buffer);
+  });
+
+  it('passes raw TTY output through, even shorter than a header, and keeps the rest after a misalignment', () => {
+    expect(splitInChunks(Buffer.from('hello from a tty\r\n'), 5).stdout).toBe('hello from a tty\r\n');
+    expect(splitInChunks(Buffer.from('hi\n'), 1).stdout).toBe('hi\n');
+    expect(splitInChunks(Buffer.alloc(0), 1).pieces).toEqual([]);
+    const misaligned = Buffer.concat([frame(1, 'ok\n'), Buffer.from('garbage that is no header')]);
+    expect(splitInChunks(misaligned, 6).stdout).toBe('ok\ngarbage that is no header');
+  });
+
+  it('keeps what arrived of a truncated last frame', () => {
+    const cut = Buffer.concat([frame(1, 'complete line\n'), frame(2, 'cut short').subarray(0, 8 + 3)]);
+    expect(splitInChunks(cut, 4)).toMatchObject({ stdout: 'complete line\n', stderr: 'cut' });
   });
 });
 
