@@ -12,7 +12,7 @@ import type { RegistryAuth } from './types.js';
 
 const client = connectDocker();
 // A small image of our own in the sandbox registry, so removing it locally disturbs no one else.
-const IMAGE = `${SANDBOX_REGISTRY}/reltest-docker/pull:v1`;
+const IMAGE = `${SANDBOX_REGISTRY}/reltest-docker/pull:v2`;
 let auth: RegistryAuth;
 let configDir: string;
 
@@ -47,12 +47,12 @@ beforeAll(async () => {
 
 async function pushTestImage(): Promise<void> {
   const base = await buildBusyboxImage(client);
-  // A layer of its own (~400 kB, fixed content) on top of the busybox test image, to see bytes downloaded.
+  // A layer of its own (4 MB, fixed content: big enough that the engine always reports download progress) on top of the busybox test image, to see bytes downloaded.
   const dir = await mkdtemp(join(tmpdir(), 'reltest-docker-pull-'));
   try {
     // Incompressible but the same on every run, so the registry keeps one blob.
     const payload = Buffer.concat(
-      Array.from({ length: 12_500 }, (_, i) => createHash('sha256').update(`rel-${i}`).digest()),
+      Array.from({ length: 125_000 }, (_, i) => createHash('sha256').update(`rel-${i}`).digest()),
     );
     await writeFile(join(dir, 'payload'), payload);
     await utimes(join(dir, 'payload'), 0, 0);
