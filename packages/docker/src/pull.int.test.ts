@@ -47,7 +47,8 @@ beforeAll(async () => {
 
 async function pushTestImage(): Promise<void> {
   const base = await buildBusyboxImage(client);
-  // A layer of its own (4 MB, fixed content: big enough that the engine always reports download progress) on top of the busybox test image, to see bytes downloaded.
+  // A layer of its own on top of the busybox test image, to see bytes downloaded: 4 MB of fixed content,
+  // big enough that the engine always reports download progress.
   const dir = await mkdtemp(join(tmpdir(), 'reltest-docker-pull-'));
   try {
     // Incompressible but the same on every run, so the registry keeps one blob.
