@@ -168,7 +168,8 @@ stage_postgres() {
 }
 
 # Into one directory, printed: server.js + pg in one CommonJS file, and the stand-in migration bundle
-# efbundle.mjs + pg in one ES module (it uses top-level await; `require` is provided for pg's CommonJS).
+# The stand-in EF Core bundle that @rel/db-migrate's tests use (packages/db-migrate/fixtures/bundle/efbundle.mjs)
+# + pg in one ES module (it uses top-level await; `require` is provided for pg's CommonJS).
 # Rebuilt every run (esbuild takes well under a second); their content is part of the input hash, so an
 # upgrade of pg in node_modules rebuilds the images.
 bundle_api() {
@@ -178,10 +179,10 @@ bundle_api() {
   (cd "$REPO" && "$esbuild" examples/sample-app/api/server.js --bundle --platform=node --format=cjs \
     --target=node20 --external:pg-native --log-level=warning --outfile="$out/server.js") ||
     die "esbuild could not bundle examples/sample-app/api/server.js"
-  (cd "$REPO" && "$esbuild" examples/sample-app/api/efbundle.mjs --bundle --platform=node --format=esm \
+  (cd "$REPO" && "$esbuild" packages/db-migrate/fixtures/bundle/efbundle.mjs --bundle --platform=node --format=esm \
     --target=node20 --external:pg-native --log-level=warning --outfile="$out/efbundle.mjs" \
     --banner:js="import { createRequire as __efbundleRequire } from 'node:module'; const require = __efbundleRequire(import.meta.url);") ||
-    die "esbuild could not bundle examples/sample-app/api/efbundle.mjs"
+    die "esbuild could not bundle packages/db-migrate/fixtures/bundle/efbundle.mjs"
   printf '%s\n' "$out"
 }
 
