@@ -1,5 +1,14 @@
 import { connect } from 'node:net';
-import { type EventSink, formatDuration, ignoreEvents, isRelError, pollUntil, RelError, runStep } from '@rel/core';
+import {
+  type EventSink,
+  formatDuration,
+  ignoreEvents,
+  isRelError,
+  pollUntil,
+  RelError,
+  runStep,
+  sleep,
+} from '@rel/core';
 import type Dockerode from 'dockerode';
 import { oneLine, shortId } from './client.js';
 import { execInContainer } from './exec.js';
@@ -301,7 +310,7 @@ export async function waitForReady(
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.signal?.aborted) stop.abort();
       let exitCode: number | undefined;
-      client.docker
+      const exited = client.docker
         .getContainer(first.Id)
         .wait({ condition: 'next-exit', abortSignal: stop.signal })
         .then(({ StatusCode }: { StatusCode: number }) => {
@@ -348,6 +357,9 @@ export async function waitForReady(
         );
       } catch (error) {
         let failure = error;
+        // Seen from inspect, a container its restart policy restarts may already show exit code 0 again:
+        // the engine's own word on the exit, if it comes within a second, has the real code.
+        if (exitCode === undefined && isRelError(error, 'STEP_FAILED')) await Promise.race([exited, sleep(1000)]);
         if (exitCode !== undefined) {
           const after = await inspectContainer(client, first.Id).catch(() => undefined);
           failure = exitedError(
