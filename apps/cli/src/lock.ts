@@ -384,7 +384,8 @@ function unwritable(dir: string, error: unknown): RelError {
   return new RelError('CONFIG', `state directory ${dir} is not writable: ${reason}`, { cause: error });
 }
 
-function currentUser(): string {
+/** The user running rel, for lock holders and event logs. */
+export function currentUser(): string {
   try {
     return userInfo().username;
   } catch {

@@ -139,9 +139,7 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
       );
     });
   };
-  const settled = await Promise.allSettled([stopOldApi(), readyDatabase()]);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await allOrFirstError([stopOldApi(), readyDatabase()]);
 
   const apiName = names.container('api');
   const { id, readyAfterMs } = await startService(options, 'api', {
@@ -273,16 +271,21 @@ async function startService(options: DeployOptions, role: 'api' | 'client', spec
 async function pullImages(options: DeployOptions, images: string[]): Promise<void> {
   const { config, docker, onEvent: sink, signal } = options;
   await runStep(sink, 'pull', `pull ${images.join(' and ')}`, async (_, inner) => {
-    const results = await Promise.allSettled(
+    await allOrFirstError(
       images.map(async (ref) => {
         const auth = await registryAuthFor(config, ref);
         // false: no credentials found where the config says to look; pull anonymously rather than guess
         await pullImage(docker, ref, { auth: auth ?? false, onEvent: inner, ...(signal ? { signal } : {}) });
       }),
     );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
   });
+}
+
+/** Waits for every task (none is left running behind a failure), then throws the first failure. */
+async function allOrFirstError(tasks: Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function summary(c: ContainerInfo) {

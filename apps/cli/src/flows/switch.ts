@@ -1,5 +1,5 @@
 import { appendFile, mkdir } from 'node:fs/promises';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type Environment, type EventSink, RelError, runStep } from '@rel/core';
 import { type DockerClient, findContainers } from '@rel/docker';
@@ -12,6 +12,7 @@ import {
   type TargetCheck,
 } from '@rel/nginx-switch';
 import type { NginxConfig, RelConfig } from '../config/schema.js';
+import { currentUser } from '../lock.js';
 import { type NotificationResult, sendNotifications } from '../notify/index.js';
 
 export interface SwitchOptions {
@@ -195,7 +196,7 @@ export async function rollbackTo(options: SwitchOptions & { reason?: string }): 
   await recordEvent(config, {
     event: 'rollback',
     at,
-    user: safeUser(),
+    user: currentUser(),
     host: hostname(),
     from: result.from ?? null,
     to: env,
@@ -216,12 +217,4 @@ async function recordEvent(config: RelConfig, event: Record<string, unknown>): P
   const { eventsFile } = switchFiles(config);
   await mkdir(config.stateDir, { recursive: true });
   await appendFile(eventsFile, `${JSON.stringify(event)}\n`, { flag: 'a' });
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
 }
