@@ -130,16 +130,21 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
       const state = JSON.parse(readFileSync(join(t.dir, 'state', 'live.json'), 'utf8'));
       expect(state.live).toBe(target);
       expect(state.pending).toBeUndefined();
-      const seen = await throughNginx(nginx.publicUrl);
+      // reload method: a reload the killed process had already sent is still being carried out by nginx
+      // (old workers finish asynchronously): the answer must become the target's within 2 s
+      let seen = await throughNginx(nginx.publicUrl);
+      for (let tries = 0; method === 'reload' && seen.env !== target && tries < 20; tries++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = await throughNginx(nginx.publicUrl);
+      }
       expect(seen).toMatchObject({ status: 200, env: target });
     }
     const back = await t.rel(['switch', 'blue']);
     expect(back.code, back.stderr).toBe(0);
   });
 
-  it.runIf(method === 'socket')(
-    'rollback: notifications reach a local receiver; a receiver that is down does not stop it',
-    async () => {
+  if (method === 'socket')
+    it('rollback: notifications reach a local receiver; a receiver that is down does not stop it', async () => {
       const received: { path: string; body: Record<string, unknown> }[] = [];
       const receiver = createServer((req, res) => {
         let body = '';
@@ -177,8 +182,7 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
       } finally {
         receiver.close();
       }
-    },
-  );
+    });
 
   if (method === 'socket')
     it('bad input: one line, non-zero, nothing changed', async () => {
