@@ -310,6 +310,7 @@ export async function waitForReady(
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.signal?.aborted) stop.abort();
       let exitCode: number | undefined;
+      const waitStartedSec = Math.floor(Date.now() / 1000) - 1;
       const exited = client.docker
         .getContainer(first.Id)
         .wait({ condition: 'next-exit', abortSignal: stop.signal })
@@ -357,9 +358,13 @@ export async function waitForReady(
         );
       } catch (error) {
         let failure = error;
-        // Seen from inspect, a container its restart policy restarts may already show exit code 0 again:
-        // the engine's own word on the exit, if it comes within a second, has the real code.
-        if (exitCode === undefined && isRelError(error, 'STEP_FAILED')) await Promise.race([exited, sleep(1000)]);
+        // Seen from inspect, a container its restart policy restarts may already show exit code 0 again,
+        // and a `next-exit` wait registered while it was restarting may not say the code either: the
+        // engine's `die` events are its own word on every exit since we started waiting.
+        if (isRelError(error, 'STEP_FAILED')) {
+          if (exitCode === undefined) await Promise.race([exited, sleep(1000)]);
+          exitCode = (await lastDieExitCode(client, first.Id, waitStartedSec)) ?? exitCode;
+        }
         if (exitCode !== undefined) {
           const after = await inspectContainer(client, first.Id).catch(() => undefined);
           failure = exitedError(
@@ -452,4 +457,33 @@ function positive(ms: number, what: string): number {
   if (!(Number.isFinite(ms) && ms > 0))
     throw new RelError('BAD_INPUT', `invalid wait ${what} ${ms}: expected milliseconds > 0`);
   return ms;
+}
+
+/**
+ * The exit code of the container's last `die` event since `sinceSec` (Unix seconds), from the engine's
+ * event log; undefined when there is none or the engine does not answer within a second.
+ */
+async function lastDieExitCode(client: DockerClient, id: string, sinceSec: number): Promise<number | undefined> {
+  try {
+    // `until` now, to the millisecond (the engine takes fractional seconds): the answer ends at once.
+    const options = {
+      since: sinceSec,
+      until: (Date.now() / 1000).toFixed(3),
+      filters: { container: [id], event: ['die'] },
+      abortSignal: AbortSignal.timeout(2000),
+    };
+    const stream = await client.docker.getEvents(options as unknown as Dockerode.GetEventsOptions);
+    let text = '';
+    for await (const chunk of stream) text += chunk.toString();
+    let code: number | undefined;
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      const event = JSON.parse(line) as { Actor?: { Attributes?: { exitCode?: string } } };
+      const value = Number(event.Actor?.Attributes?.exitCode);
+      if (Number.isInteger(value)) code = value;
+    }
+    return code;
+  } catch {
+    return undefined;
+  }
 }
