@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import {
   type EventSink,
@@ -148,20 +149,10 @@ export const Wait = {
         const limit = attemptTimeoutMs;
         attemptTimeoutMs = Math.min(attemptTimeoutMs * 2, requestTimeoutMs);
         const response = await withAttemptTimeout(context.signal, limit, `no answer from ${url}`, (signal) =>
-          fetch(url, { signal, redirect: 'manual' }).then(
-            async (answer) => {
-              if (bodyIncludes !== undefined) return { status: answer.status, text: await answer.text() };
-              await answer.body?.cancel();
-              return { status: answer.status, text: '' };
-            },
-            (error: Error & { cause?: { code?: string; message?: string } }) => {
-              // fetch says only "fetch failed"; the reason (ECONNREFUSED, "other side closed") is its cause.
-              if (signal.aborted) throw error;
-              throw new Error(
-                `no HTTP answer from ${url}: ${error.cause?.code ?? error.cause?.message ?? error.message}`,
-              );
-            },
-          ),
+          httpGet(url, signal, bodyIncludes !== undefined).catch((error: Error & { code?: string }) => {
+            if (signal.aborted) throw error;
+            throw new Error(`no HTTP answer from ${url}: ${error.code ?? error.message}`);
+          }),
         );
         if (response.status !== status) throw new Error(`HTTP ${response.status} from ${url}`);
         if (bodyIncludes !== undefined && !response.text.includes(bodyIncludes)) {
@@ -422,6 +413,25 @@ async function withAttemptTimeout<T>(
     clearTimeout(timer);
     outer.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * One GET on a fresh connection (no keep-alive: each attempt sees the container as it is now), with the
+ * body read only when asked for. node:http rather than fetch: fetch loads undici on first use, which costs
+ * a short-lived CLI tens of milliseconds.
+ */
+function httpGet(url: string, signal: AbortSignal, readBody: boolean): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      if (readBody) res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      else res.resume();
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Resolves when a connection to 127.0.0.1:port reaches a listener (see PROXY_GRACE_MS); rejects otherwise. */
