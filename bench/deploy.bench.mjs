@@ -171,6 +171,12 @@ try {
     `  rel noticed readiness:     ${median(notice)} ms after the API was ready (all: ${notice.join(', ')}; target < 250 ms)`,
   );
 
+  console.log(
+    `  rel's steps, last round:   ${Object.entries(lastSteps)
+      .map(([step, ms]) => `${step} ${ms} ms`)
+      .join(', ')} (some run in parallel)`,
+  );
+
   const help = await timeCommand(process.execPath, [rel, '--help'], 21);
   const bare = await timeCommand(process.execPath, ['-e', '0'], 21);
   console.log(
