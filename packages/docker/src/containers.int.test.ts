@@ -1,7 +1,7 @@
 import type { RelEvent } from '@rel/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
-import { findContainers, removeContainers } from './containers.js';
+import { findContainers, removeContainers, startContainer, stopContainer } from './containers.js';
 import { execInContainer } from './exec.js';
 import { environmentLabels } from './labels.js';
 import { tailLogs } from './logs.js';
@@ -166,6 +166,18 @@ describe('runContainer, findContainers, removeContainers', () => {
     ]) {
       expect((await caught(runContainer(client, bad))).code).toBe('BAD_INPUT');
     }
+  });
+
+  it('stopContainer keeps the container and startContainer brings it back; repeats say so; unknown is NOT_FOUND', async () => {
+    const { id } = await runContainer(client, spec('stopstart'));
+    expect(await stopContainer(client, id, { stopTimeoutSec: 1 })).toBe(true);
+    expect((await client.docker.getContainer(id).inspect()).State.Running).toBe(false);
+    expect(await stopContainer(client, id)).toBe(false);
+    expect(await startContainer(client, id)).toBe(true);
+    expect((await client.docker.getContainer(id).inspect()).State.Running).toBe(true);
+    expect(await startContainer(client, id)).toBe(false);
+    expect(await caught(stopContainer(client, `${prefix}-nonexistent`))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await caught(startContainer(client, `${prefix}-nonexistent`))).toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('removeContainers stops and removes, and a second run is a no-op', async () => {

@@ -1,4 +1,4 @@
-import { type EventSink, ignoreEvents, runStep, sleep } from '@rel/core';
+import { type EventSink, ignoreEvents, RelError, runStep, sleep } from '@rel/core';
 import type Dockerode from 'dockerode';
 import { engineError, engineMessage, shortId, statusOf } from './client.js';
 import { LABELS } from './labels.js';
@@ -141,5 +141,38 @@ async function waitUntilGone(client: DockerClient, id: string): Promise<void> {
       throw engineError(client, error, `inspecting container ${shortId(id)}`);
     }
     await sleep(100);
+  }
+}
+
+/**
+ * Stops a container (SIGTERM, then SIGKILL after `stopTimeoutSec`, default 10) and keeps it, to be started
+ * again with `startContainer`. Returns false when it was stopped already. NOT_FOUND when it does not exist.
+ */
+export async function stopContainer(
+  client: DockerClient,
+  id: string,
+  options: { stopTimeoutSec?: number } = {},
+): Promise<boolean> {
+  try {
+    await client.docker.getContainer(id).stop({ t: options.stopTimeoutSec ?? 10 });
+    return true;
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === 304) return false;
+    if (status === 404) throw new RelError('NOT_FOUND', `container ${shortId(id)} not found`);
+    throw engineError(client, error, `stopping container ${shortId(id)}`);
+  }
+}
+
+/** Starts a stopped container. Returns false when it was running already. NOT_FOUND when it does not exist. */
+export async function startContainer(client: DockerClient, id: string): Promise<boolean> {
+  try {
+    await client.docker.getContainer(id).start();
+    return true;
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === 304) return false;
+    if (status === 404) throw new RelError('NOT_FOUND', `container ${shortId(id)} not found`);
+    throw engineError(client, error, `starting container ${shortId(id)}`);
   }
 }

@@ -3,7 +3,7 @@ export { readDockerConfigAuth } from './auth.js';
 export type { ConnectDockerOptions } from './client.js';
 export { connectDocker, pingDocker } from './client.js';
 export type { FindContainersQuery, RemoveContainersOptions } from './containers.js';
-export { findContainers, removeContainers } from './containers.js';
+export { findContainers, removeContainers, startContainer, stopContainer } from './containers.js';
 export type { ExecOptions, ExecStreamOptions } from './exec.js';
 export { execInContainer, execInContainerStream } from './exec.js';
 export { formatImageRef, parseImageRef, registryOfImage, validateTag } from './image-ref.js';
