@@ -7,7 +7,7 @@ import { environmentLabels } from './labels.js';
 import { tailLogs } from './logs.js';
 import { ensureNetwork, ensureVolume, removeNetwork, removeVolume } from './resources.js';
 import { runContainer } from './run.js';
-import { containerStats } from './stats.js';
+import { containerStats, watchContainerStats } from './stats.js';
 import { buildBusyboxImage, caught, removeTestResources, TEST_LABELS, uniqueName } from './test-support.js';
 import type { ContainerSpec } from './types.js';
 import { Wait, waitForReady } from './wait.js';
@@ -246,5 +246,17 @@ describe('exec, logs and stats of a running container', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const busy = await containerStats(client, id);
     expect(busy.cpuPercent).toBeGreaterThan(30);
+
+    // The feed: a sample about every second, CPU measured between them, latest() at once; close() ends it.
+    const watch = watchContainerStats(client, id);
+    const first = await watch.first;
+    expect(first.memoryBytes).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    const latest = watch.latest()!;
+    expect(latest.at.getTime()).toBeGreaterThan(first.at.getTime());
+    expect(latest.cpuPercent).toBeGreaterThan(30);
+    expect(watch.ended()).toBe(false);
+    watch.close();
+    expect(watch.ended()).toBe(true);
   });
 });

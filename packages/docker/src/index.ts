@@ -13,7 +13,8 @@ export type { PullImageOptions, PullImageResult } from './pull.js';
 export { pullImage } from './pull.js';
 export { ensureNetwork, ensureVolume, removeNetwork, removeVolume } from './resources.js';
 export { inspectContainer, runContainer } from './run.js';
-export { containerStats } from './stats.js';
+export type { ContainerStatsWatch } from './stats.js';
+export { containerStats, watchContainerStats } from './stats.js';
 export type {
   ContainerInfo,
   ContainerSpec,

@@ -1,3 +1,4 @@
+import { RelError } from '@rel/core';
 import { engineError, shortId } from './client.js';
 import type { ContainerStats, DockerClient } from './types.js';
 
@@ -17,21 +18,94 @@ interface CpuSample {
 
 /**
  * One sample of a container's memory and CPU use. The engine measures CPU over about a second, so this
- * takes that long. A container that is not running reports zeros.
+ * takes that long (to sample often, follow the feed of `watchContainerStats`). A container that is not
+ * running reports zeros.
  */
 export async function containerStats(client: DockerClient, id: string): Promise<ContainerStats> {
-  let stats: EngineStats;
   try {
-    stats = (await client.docker.getContainer(id).stats({ stream: false })) as EngineStats;
+    return sampleOf((await client.docker.getContainer(id).stats({ stream: false })) as EngineStats);
   } catch (error) {
     throw engineError(client, error, `reading the stats of container ${shortId(id)}`);
   }
+}
+
+/** A live feed of a container's stats, one sample about every second (as `docker stats` shows them). */
+export interface ContainerStatsWatch {
+  /** The newest sample, or undefined before the first one. */
+  latest(): ContainerStats | undefined;
+  /** Set when the feed ended (the container stopped or went away, or the engine closed it). */
+  ended(): boolean;
+  /** Resolves with the first sample (rejects when the feed fails before it). */
+  first: Promise<ContainerStats>;
+  /** Stops the feed. */
+  close(): void;
+}
+
+/**
+ * Follows a container's stats as the engine streams them (about one sample a second, CPU measured between
+ * them). For monitors that sample often: `latest()` answers at once, where `containerStats` takes a second.
+ */
+export function watchContainerStats(client: DockerClient, id: string): ContainerStatsWatch {
+  const controller = new AbortController();
+  let latest: ContainerStats | undefined;
+  let ended = false;
+  let resolveFirst: (stats: ContainerStats) => void = () => {};
+  let rejectFirst: (error: unknown) => void = () => {};
+  const first = new Promise<ContainerStats>((resolve, reject) => {
+    resolveFirst = resolve;
+    rejectFirst = reject;
+  });
+  first.catch(() => undefined);
+  const fail = (error: unknown) => {
+    ended = true;
+    rejectFirst(engineError(client, error, `reading the stats of container ${shortId(id)}`));
+  };
+  const query = { stream: true, abortSignal: controller.signal } as { stream: true };
+  client.docker
+    .getContainer(id)
+    .stats(query)
+    .then((stream) => {
+      let buffer = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+          const line = buffer.slice(0, i).trim();
+          buffer = buffer.slice(i + 1);
+          if (!line) continue;
+          try {
+            latest = sampleOf(JSON.parse(line) as EngineStats);
+            resolveFirst(latest);
+          } catch {
+            // a line cut by a closing stream: the next one counts
+          }
+        }
+      });
+      stream.on('end', () => {
+        ended = true;
+        rejectFirst(new RelError('STEP_FAILED', `the stats of container ${shortId(id)} ended before a sample`));
+      });
+      stream.on('error', (error) => {
+        if (!controller.signal.aborted) fail(error);
+        ended = true;
+      });
+    }, fail);
+  return {
+    latest: () => latest,
+    ended: () => ended,
+    first,
+    close: () => {
+      ended = true;
+      controller.abort();
+    },
+  };
+}
+
+function sampleOf(stats: EngineStats): ContainerStats {
   const read = stats.read ? new Date(stats.read) : undefined;
   return {
     memoryBytes: memoryUsage(stats),
     memoryLimitBytes: stats.memory_stats?.limit ?? 0,
     cpuPercent: cpuPercent(stats),
-    // A stopped container reports the zero time.
     at: read && read.getTime() > 0 ? read : new Date(),
   };
 }
