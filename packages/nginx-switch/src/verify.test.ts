@@ -101,4 +101,16 @@ describe('checkNginxAnswers', () => {
       message: 'nginx is not running: http://127.0.0.1:1/ refuses connections',
     });
   });
+
+  it('a port that takes connections but does not answer in time is nginx running in front of a slow upstream', async () => {
+    const hanging = createServer(() => {}); // never answers
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    try {
+      const slow = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/api/health`;
+      expect(await checkNginxAnswers(slow, { timeoutMs: 200 })).toBe(0);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise<void>((resolve) => hanging.close(() => resolve()));
+    }
+  });
 });

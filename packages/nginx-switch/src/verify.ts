@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { type Environment, errorMessage, RelError, sleep } from '@rel/core';
 import { Agent, type Dispatcher, request } from 'undici';
 import { DEFAULT_ENVIRONMENT_HEADER } from './config-edit.js';
@@ -142,8 +143,26 @@ function statusMatcher(expected: number | readonly number[] | undefined): (statu
   return (status) => accepted.has(status);
 }
 
+/** Whether a TCP connection to the URL's host and port is accepted within `timeoutMs`. */
+function acceptsConnections(url: URL, timeoutMs: number): Promise<boolean> {
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
 /**
- * Resolves with the status when `url` answers HTTP at all (a 502 still means nginx runs); RelError
+ * Resolves with the status when `url` answers HTTP at all (a 502 still means nginx runs), or 0 when it
+ * takes connections but does not answer in time (nginx runs; its upstream is slow); RelError
  * UNREACHABLE ("nginx is not running: <url> refuses connections") when it cannot be reached.
  */
 export async function checkNginxAnswers(
@@ -156,6 +175,9 @@ export async function checkNginxAnswers(
     const outcome = await requestOnce(url, dispatcher, 'x', timeoutMs, options.signal);
     if ('error' in outcome) {
       const refused = outcome.error === 'ECONNREFUSED';
+      // No answer in time, but the port takes connections: nginx runs, and what sits behind it is slow
+      // (say, the very environment a rollback is leaving). 0: no status.
+      if (!refused && (await acceptsConnections(new URL(url), timeoutMs))) return 0;
       throw new RelError(
         'UNREACHABLE',
         `nginx is not running: ${url} ${refused ? 'refuses connections' : `does not answer (${outcome.error})`}`,
