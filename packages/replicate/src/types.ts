@@ -1,0 +1,145 @@
+import type { Readable, Writable } from 'node:stream';
+import type { EventSink } from '@rel/core';
+
+/** Where a database is: what `pg` needs to reach it over TCP. The password never appears in messages. */
+export interface ConnectionSettings {
+  /** Default `localhost`. */
+  host?: string;
+  /** Default 5432. */
+  port?: number;
+  user?: string;
+  password?: string;
+  database: string;
+  /** Passed to `pg` as is; `PGSSLMODE=require` is given to pg_dump / pg_restore when set. */
+  ssl?: boolean | Record<string, unknown>;
+  /** Connection timeout, ms. Default 10000. */
+  connectionTimeoutMillis?: number;
+}
+
+/** What a command returned. A non-zero exit code is a result, not an error. */
+export interface ExecResult {
+  exitCode: number;
+  /** Standard output as text; `''` when it was streamed into `ExecOptions.stdout`. */
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Piped into the command's standard input, which is closed when it ends. */
+  stdin?: Readable;
+  /** Receives the command's standard output (then ended); the result's `stdout` is then `''`. */
+  stdout?: Writable;
+  /**
+   * libpq variables for the tool: `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE` (and `PGSSLMODE`),
+   * from the connection settings the library was given. An exec that runs the tool inside the database's
+   * container may drop `PGHOST`/`PGPORT` (to use the container's local socket) or replace them.
+   */
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `pg_dump` or `pg_restore`: `argv[0]` is the tool, the rest its arguments (never a shell string); the
+ * connection comes through `options.env`. The default spawns the local binaries (which must be as new as
+ * the server); the rel CLI runs them inside the database containers.
+ */
+export type DatabaseExec = (argv: string[], options?: ExecOptions) => Promise<ExecResult>;
+
+/** `copy`: schema by pg_dump, rows by parallel COPY streams. `dump-restore`: `pg_dump -Fc | pg_restore`. */
+export type ReplicationMethod = 'copy' | 'dump-restore';
+
+export interface ReplicateOptions {
+  /** The database to copy. It is only read (and, with `freezeWrites`, made read-only for a while). */
+  source: ConnectionSettings;
+  /**
+   * The database to replace. The copy is built beside it (`<database>__rel_new`, same server), verified, then
+   * swapped in by renaming; the replaced database is kept as `<database>__rel_previous`. Its name may be up to
+   * 49 bytes. It need not exist yet.
+   */
+  target: ConnectionSettings;
+  /** A database of the target server to connect to for CREATE/DROP/ALTER DATABASE. Default `postgres`. */
+  maintenanceDatabase?: string;
+  /** Runs pg_dump against the source. Default: the local `pg_dump`, connection through `env`. */
+  execSource?: DatabaseExec;
+  /** Runs pg_restore against the target server (dump-restore method only). Default: the local `pg_restore`. */
+  execTarget?: DatabaseExec;
+  /** COPY streams, index builds and checksums run at once. Default 4, 1 to 32. */
+  parallel?: number;
+  /**
+   * Makes the source read-only from before the snapshot until the end of the run (always undone, also on
+   * failure): `ALTER DATABASE <source> SET default_transaction_read_only = on`, then its other sessions are
+   * terminated so that they reconnect read-only. Needs the source user to own the database (or be superuser)
+   * and to be allowed to terminate those sessions. Default false.
+   */
+  freezeWrites?: boolean;
+  /** Stops whatever writes to the target (its API), right before the swap. */
+  stopConsumer?: () => Promise<void>;
+  /** Starts it again after the swap; also called when the swap fails after `stopConsumer` was called. */
+  startConsumer?: () => Promise<void>;
+  /**
+   * Called once the new database is complete (rows, indexes, sequences, large objects), before it is verified
+   * and swapped in, with its settings: whatever it changes is verified too. Throw to cancel the swap.
+   */
+  beforeSwap?: (newDatabase: ConnectionSettings) => Promise<void>;
+  /** `maintenance_work_mem` of the sessions that build indexes on the new database. Default `256MB`. */
+  maintenanceWorkMem?: string;
+  /** Force a method instead of choosing; `copy` is refused when the source needs `dump-restore`. */
+  forceMethod?: ReplicationMethod;
+  onEvent?: EventSink;
+  /** Stops the run (ABORTED); the target is left as it was. */
+  signal?: AbortSignal;
+}
+
+/** One table whose rows were copied and verified. */
+export interface TableReplication {
+  /** Schema-qualified, quoted where SQL needs it (as pg_dump writes it): `public.orders`, `"Shop"."Order Lines"`. */
+  name: string;
+  rows: number;
+  /** Bytes of COPY data that went through (0 with `dump-restore`, which moves rows inside pg_dump). */
+  bytes: number;
+  /** Time its COPY took (0 with `dump-restore`). */
+  ms: number;
+}
+
+export interface VerificationSummary {
+  /** Schema objects (tables, columns, indexes, constraints, sequences, triggers, views, functions, extensions) found equal. */
+  schemaObjects: number;
+  /** Tables whose row count and checksum matched the source at the snapshot. */
+  tables: number;
+  rows: number;
+  sequences: number;
+  largeObjects: number;
+  /** How rows were compared. */
+  checksum: string;
+}
+
+export interface ReplicateResult {
+  method: ReplicationMethod;
+  /** Why `method` was chosen: `forced`, or what made the COPY path unable to copy faithfully. */
+  reason: string;
+  /** The source, as `host:port/database`. */
+  source: string;
+  /** The database now holding the copy, as `host:port/database`. */
+  target: string;
+  /** When the source snapshot was taken (ISO 8601, source server clock). The copy holds the source as of then. */
+  snapshotAt: string;
+  /** The write gap, said out loud: which writes to the source the copy does not hold. */
+  writeGap: string;
+  /** How long the source was read-only, when `freezeWrites` was set. */
+  frozenMs?: number;
+  tables: TableReplication[];
+  sequences: number;
+  largeObjects: number;
+  verified: VerificationSummary;
+  /** Where the replaced target database is kept (`<target>__rel_previous`); undefined when there was none. */
+  previousDatabase?: string;
+  durations: {
+    prepareMs: number;
+    schemaMs: number;
+    copyMs: number;
+    postDataMs: number;
+    verifyMs: number;
+    swapMs: number;
+    totalMs: number;
+  };
+}
