@@ -118,7 +118,7 @@ function version(): string {
 
 function help(spec: CommandSpec | undefined): string {
   const options = (entries: Record<string, { description: string }>) =>
-    Object.entries(entries).map(([name, o]) => `  --${name.padEnd(12)} ${o.description}`);
+    Object.entries(entries).map(([name, o]) => `  --${name.padEnd(14)} ${o.description}`);
   if (spec) {
     return [
       `usage: ${usage(spec)} [options]`,

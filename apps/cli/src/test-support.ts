@@ -36,7 +36,8 @@ const flow = (o: Record<string, number>) =>
  */
 export function testProject(name: string, edit: (yaml: string) => string = (y) => y): TestProject {
   const project = `reltest-${name}-${process.pid % 10000}${next++}`;
-  const base = 30000 + ((process.pid * 7 + next * 10) % 2000) * 10;
+  // below the kernel's ephemeral ports (32768-60999), so no outgoing connection holds one of them
+  const base = 21000 + ((process.pid * 7 + next * 10) % 1100) * 10;
   const ports = {
     blue: { apiPort: base + 1, clientPort: base + 2, dbPort: base + 3 },
     green: { apiPort: base + 4, clientPort: base + 5, dbPort: base + 6 },
@@ -141,7 +142,7 @@ export async function startTestNginx(t: TestProject, method: 'socket' | 'reload'
   mkdirSync(join(prefix, 'logs'), { recursive: true });
   // nginx workers run as nobody: they must be able to reach the sockets under the test's temp dir
   chmodSync(t.dir, 0o755);
-  const port = 40000 + ((process.pid * 13 + next++ * 7) % 9000);
+  const port = 10000 + ((process.pid * 13 + next++ * 7) % 5000); // below the ephemeral ports too
   const api = `${t.project.replace(/-/g, '_')}_api`;
   const client = `${t.project.replace(/-/g, '_')}_client`;
   const addresses = {

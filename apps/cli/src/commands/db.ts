@@ -1,8 +1,9 @@
-import { formatDuration, parseEnvironment } from '@rel/core';
+import { formatDuration, parseEnvironment, RelError } from '@rel/core';
 import type { MigrateResult, MigrationPlan } from '@rel/db-migrate';
 import type { CommandContext, CommandModule } from '../commands.js';
 import { EXIT } from '../exit-codes.js';
 import { backupEnvironment, migrateEnvironment, restoreEnvironment } from '../flows/database.js';
+import { checkReplicateTargets, planReplicate, replicateEnvironment } from '../flows/replicate.js';
 import { acquireReleaseLock } from '../lock.js';
 import { dockerClient } from './docker.js';
 
@@ -94,6 +95,61 @@ export const restoreCommand: CommandModule = {
     });
     context.reporter.result(
       `restored ${env}'s database from ${result.file} in ${formatDuration(result.durationMs)}`,
+      result,
+    );
+    return EXIT.OK;
+  },
+};
+
+function parallelOption(value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < 1 || n > 32) {
+    throw new RelError(
+      'BAD_INPUT',
+      `invalid --parallel ${JSON.stringify(value)}: expected a whole number from 1 to 32`,
+    );
+  }
+  return n;
+}
+
+export const replicateCommand: CommandModule = {
+  async run(context) {
+    const from = parseEnvironment(context.args[0]);
+    const to = parseEnvironment(context.args[1]);
+    const parallel = parallelOption(context.options.parallel);
+    const config = context.config();
+    const force = Boolean(context.options.force);
+    if (context.options.dryRun) {
+      const live = await checkReplicateTargets(config, from, to, force);
+      const plan = planReplicate(config, from, to, live);
+      context.reporter.result(
+        [`dry run: rel db replicate ${from} ${to} would:`, ...plan.steps.map((s, i) => `  ${i + 1}. ${s}`)].join('\n'),
+        plan,
+      );
+      return EXIT.OK;
+    }
+    const docker = await dockerClient();
+    await using _lock = await lock(context, `db replicate ${from} ${to}`);
+    const result = await replicateEnvironment({
+      config,
+      from,
+      to,
+      docker,
+      force,
+      freezeWrites: Boolean(context.options['freeze-writes']),
+      ...(parallel ? { parallel } : {}),
+      onEvent: context.reporter.sink,
+      signal: context.signal,
+    });
+    const rows = result.tables.reduce((sum, t) => sum + t.rows, 0);
+    const frozen =
+      result.frozenMs === undefined ? '' : `; ${from} was read-only for ${formatDuration(result.frozenMs)}`;
+    context.reporter.result(
+      [
+        `${to}'s database now holds ${from}'s as of ${result.snapshotAt}: ${result.tables.length} tables, ${rows} rows, verified (${result.method}${result.method === 'copy' ? '' : `: ${result.reason}`}) in ${formatDuration(result.durations.totalMs)}${frozen}`,
+        ...(result.previousDatabase ? [`${to}'s previous database is kept as ${result.previousDatabase}`] : []),
+      ].join('\n'),
       result,
     );
     return EXIT.OK;

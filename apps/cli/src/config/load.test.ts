@@ -5,6 +5,7 @@ import { RelError } from '@rel/core';
 import { describe, expect, it } from 'vitest';
 import { interpolate } from './interpolate.js';
 import { loadConfig, parseConfig } from './load.js';
+import { parseShare, parseSize } from './units.js';
 
 const example = readFileSync(new URL('../../../../examples/sandbox/rel.config.yaml', import.meta.url), 'utf8');
 
@@ -101,5 +102,59 @@ describe('interpolate', () => {
   });
   it('refuses a malformed reference', () => {
     expect(() => interpolate('${not closed', 'k', {})).toThrow(/k: malformed/);
+  });
+});
+
+describe('monitor and replicate sections', () => {
+  it('default to the seed: every 30 s, 3 failures in a row, the textfile in the state directory', () => {
+    const config = parseConfig(example, '/repo/examples/sandbox/rel.config.yaml', {});
+    expect(config.monitor).toEqual({
+      intervalMs: 30_000,
+      timeoutMs: 5000,
+      threshold: 3,
+      textfile: '/repo/.rel/sandbox/monitor/rel_monitor.prom',
+    });
+    expect(config.replicate).toEqual({ parallel: 4 });
+  });
+
+  it('reads every policy option', () => {
+    const config = parseConfig(
+      `${example}\nmonitor:\n  interval: 10s\n  threshold: 2\n  failures: { count: 3, of: 5 }\n  p95: { above: 800ms }\n  memory: { limit: 512MiB, growth: 50% }\n  textfile: /var/lib/node_exporter/rel.prom\nreplicate: { parallel: 2 }\n`,
+      '/repo/rel.config.yaml',
+      {},
+    );
+    expect(config.monitor).toEqual({
+      intervalMs: 10_000,
+      timeoutMs: 5000,
+      threshold: 2,
+      failures: { count: 3, of: 5 },
+      p95: { aboveMs: 800, window: 10 },
+      memory: { limitBytes: 512 * 2 ** 20, growth: 0.5 },
+      textfile: '/var/lib/node_exporter/rel.prom',
+    });
+    expect(config.replicate.parallel).toBe(2);
+  });
+
+  it.each([
+    ['monitor:\n  interval: 0', /monitor\.interval: "0" is not a duration/],
+    ['monitor:\n  threshold: 0', /monitor\.threshold: 0 is not valid \(expected a whole number >= 1\)/],
+    ['monitor:\n  failures: { count: 6, of: 5 }', /monitor\.failures: count 6 is more than of 5/],
+    ['monitor:\n  memory: { limit: lots }', /monitor\.memory\.limit: "lots" is not a size/],
+    ['monitor:\n  every: 1s', /monitor\.every: unknown key/],
+    ['replicate: { parallel: 0 }', /replicate\.parallel: 0 is not valid/],
+  ])('refuses %j', (yaml, message) => {
+    expect(configError(`${example}\n${yaml}\n`).message).toMatch(message);
+  });
+
+  it('sizes and shares', () => {
+    expect(parseSize('512MiB')).toBe(512 * 2 ** 20);
+    expect(parseSize('800M')).toBe(800 * 2 ** 20);
+    expect(parseSize('1GB')).toBe(1e9);
+    expect(parseSize('4096')).toBe(4096);
+    expect(() => parseSize('-1M')).toThrow(/is not a size/);
+    expect(() => parseSize('12 parsecs')).toThrow(/is not a size/);
+    expect(parseShare('50%')).toBe(0.5);
+    expect(parseShare('0.25')).toBe(0.25);
+    expect(() => parseShare('0%')).toThrow(/is not a share/);
   });
 });

@@ -1,10 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ENVIRONMENTS, parseDuration, RelError } from '@rel/core';
 import { parseDocument } from 'yaml';
 import { notificationTargetSecrets, validateNotificationTarget } from '../notify/targets.js';
 import { interpolate } from './interpolate.js';
-import type { EnvironmentPorts, HealthCheck, NginxConfig, NotificationsConfig, RelConfig } from './schema.js';
+import type {
+  EnvironmentPorts,
+  HealthCheck,
+  MonitorConfig,
+  NginxConfig,
+  NotificationsConfig,
+  RelConfig,
+  ReplicateConfig,
+} from './schema.js';
+import { parseShare, parseSize } from './units.js';
 
 export const DEFAULT_CONFIG_FILE = 'rel.config.yaml';
 
@@ -89,6 +98,8 @@ class Reader {
       'labels',
       'nginx',
       'notifications',
+      'monitor',
+      'replicate',
     ]);
     const registry = this.object(root.registry, 'registry') ?? {};
     this.noUnknownKeys(registry, 'registry', ['server', 'username', 'password', 'dockerConfig']);
@@ -125,6 +136,7 @@ class Reader {
     this.distinctPorts(envs);
 
     const stateDir = this.optionalString(root.stateDir, 'stateDir') ?? '.rel';
+    const absoluteStateDir = isAbsolute(stateDir) ? stateDir : resolve(configDir, stateDir);
     return {
       file: this.file,
       project: this.matching(root.project, 'project', PROJECT_NAME, 'lowercase letters, digits, _ . - (max 41)'),
@@ -157,7 +169,9 @@ class Reader {
       databaseReadyTimeoutMs: this.duration(database.readyTimeout ?? '60s', 'database.readyTimeout'),
       backend: this.service(root.backend, 'backend', '60s'),
       frontend: this.service(root.frontend, 'frontend', '30s'),
-      stateDir: isAbsolute(stateDir) ? stateDir : resolve(configDir, stateDir),
+      stateDir: absoluteStateDir,
+      monitor: this.monitor(root.monitor, configDir, absoluteStateDir),
+      replicate: this.replicate(root.replicate),
       secrets: [...this.secrets].filter((s) => s.length > 0),
     };
   }
@@ -287,6 +301,71 @@ class Reader {
       ),
       keepBackups: this.count(section.keepBackups ?? 10, 'nginx.keepBackups'),
     };
+  }
+
+  private monitor(raw: unknown, configDir: string, stateDir: string): MonitorConfig {
+    const key = 'monitor';
+    const section = raw === undefined || raw === null ? {} : (this.object(raw, key) ?? {});
+    this.noUnknownKeys(section, key, ['interval', 'timeout', 'threshold', 'failures', 'p95', 'memory', 'textfile']);
+    const result: MonitorConfig = {
+      intervalMs: this.duration(section.interval ?? '30s', 'monitor.interval'),
+      timeoutMs: this.duration(section.timeout ?? '5s', 'monitor.timeout'),
+      threshold: this.count(section.threshold ?? 3, 'monitor.threshold'),
+      textfile: resolve(
+        configDir,
+        this.optionalString(section.textfile, 'monitor.textfile') ?? join(stateDir, 'monitor', 'rel_monitor.prom'),
+      ),
+    };
+    if (section.failures !== undefined) {
+      const failures = this.object(section.failures, 'monitor.failures') ?? {};
+      this.noUnknownKeys(failures, 'monitor.failures', ['count', 'of']);
+      const count = this.count(failures.count, 'monitor.failures.count');
+      const of = this.count(failures.of, 'monitor.failures.of');
+      if (count > of) this.errors.push(`monitor.failures: count ${count} is more than of ${of} (expected count <= of)`);
+      result.failures = { count, of };
+    }
+    if (section.p95 !== undefined) {
+      const p95 = this.object(section.p95, 'monitor.p95') ?? {};
+      this.noUnknownKeys(p95, 'monitor.p95', ['above', 'window']);
+      result.p95 = {
+        aboveMs: this.duration(p95.above, 'monitor.p95.above'),
+        window: this.count(p95.window ?? 10, 'monitor.p95.window'),
+      };
+    }
+    if (section.memory !== undefined) {
+      const memory = this.object(section.memory, 'monitor.memory') ?? {};
+      this.noUnknownKeys(memory, 'monitor.memory', ['limit', 'growth']);
+      result.memory = {};
+      if (memory.limit !== undefined) result.memory.limitBytes = this.size(memory.limit, 'monitor.memory.limit');
+      if (memory.growth !== undefined) result.memory.growth = this.share(memory.growth, 'monitor.memory.growth');
+    }
+    return result;
+  }
+
+  private replicate(raw: unknown): ReplicateConfig {
+    const section = raw === undefined || raw === null ? {} : (this.object(raw, 'replicate') ?? {});
+    this.noUnknownKeys(section, 'replicate', ['parallel']);
+    return { parallel: this.count(section.parallel ?? 4, 'replicate.parallel') };
+  }
+
+  private size(raw: unknown, key: string): number {
+    const text = this.scalar(raw, key);
+    try {
+      return parseSize(text ?? '', key);
+    } catch (error) {
+      this.errors.push((error as Error).message);
+      return 0;
+    }
+  }
+
+  private share(raw: unknown, key: string): number {
+    const text = this.scalar(raw, key);
+    try {
+      return parseShare(text ?? '', key);
+    } catch (error) {
+      this.errors.push((error as Error).message);
+      return 0;
+    }
   }
 
   private notifications(raw: unknown): NotificationsConfig {

@@ -44,6 +44,30 @@ export interface NotificationsConfig {
   targets: NotificationTarget[];
 }
 
+/** `rel monitor`'s policy and files (defaults match the seed: every 30 s, rollback after 3 failures in a row). */
+export interface MonitorConfig {
+  /** Between checks. Default 30s. */
+  intervalMs: number;
+  /** Per probe request. Default 5s. */
+  timeoutMs: number;
+  /** Consecutive failed checks that trigger the rollback. Default 3. */
+  threshold: number;
+  /** Also fire on `count` failed checks among the last `of`. Default off. */
+  failures?: { count: number; of: number };
+  /** Also fire when the p95 latency of the last `window` checks is above `aboveMs`. Default off. */
+  p95?: { aboveMs: number; window: number };
+  /** Also fire when the live environment's containers use more than `limitBytes`, or grow by more than `growth` (0.5 = 50%) over the run. Default off. */
+  memory?: { limitBytes?: number; growth?: number };
+  /** Prometheus textfile (node_exporter's textfile collector), absolute. Default `<stateDir>/monitor/rel_monitor.prom`. */
+  textfile: string;
+}
+
+/** `rel db replicate`'s settings. */
+export interface ReplicateConfig {
+  /** Parallel COPY streams and index builds. Default 4. */
+  parallel: number;
+}
+
 /** Ports published on 127.0.0.1 for one environment. */
 export interface EnvironmentPorts {
   /** Host port of the API container. */
@@ -120,6 +144,10 @@ export interface RelConfig {
   nginx?: NginxConfig;
   /** Where rollbacks and releases are announced. Default none. */
   notifications: NotificationsConfig;
+  /** `rel monitor`'s policy; defaults match the seed. */
+  monitor: MonitorConfig;
+  /** `rel db replicate`'s settings. */
+  replicate: ReplicateConfig;
   /** Extra labels put on every container, network and volume rel creates. Default none. */
   labels: Record<string, string>;
   /** Readiness deadline of the database container. Default 60s. */

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { type Environment, type EventSink, log, RelError, runStep } from '@rel/core';
 import {
   type BackupResult,
@@ -59,17 +60,28 @@ async function running(options: DatabaseOptions, role: 'db' | 'api'): Promise<Co
   return container;
 }
 
-/** pg_dump, pg_restore and psql run inside the database container: their version always matches the server's. */
-function databaseExec(docker: DockerClient, containerId: string): DatabaseExec {
-  return (argv, options = {}) =>
-    execInContainerStream(docker, containerId, argv, {
+/**
+ * pg_dump, pg_restore and psql run inside the database container: their version always matches the
+ * server's. They reach it over the container's local socket: `PGHOST`/`PGPORT` given for the host's view
+ * are dropped, the rest of `env` (user, database, password) is passed on.
+ */
+export function databaseExec(docker: DockerClient, containerId: string): DatabaseExec {
+  return (
+    argv,
+    options: { stdin?: Readable; stdout?: Writable; signal?: AbortSignal; env?: Record<string, string> } = {},
+  ) => {
+    const { PGHOST: _host, PGPORT: _port, ...env } = options.env ?? {};
+    return execInContainerStream(docker, containerId, argv, {
+      ...(Object.keys(env).length > 0 ? { env } : {}),
       ...(options.stdin ? { stdin: options.stdin } : {}),
       ...(options.stdout ? { stdout: options.stdout } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
+  };
 }
 
-function connection(config: RelConfig, env: Environment) {
+/** How the host reaches an environment's database (its port on 127.0.0.1). */
+export function connection(config: RelConfig, env: Environment) {
   return {
     host: '127.0.0.1',
     port: config.environments[env].dbPort,

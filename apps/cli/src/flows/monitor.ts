@@ -1,0 +1,196 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Environment, type EventSink, log, otherEnvironment, RelError } from '@rel/core';
+import { type ContainerStatsWatch, type DockerClient, findContainers, watchContainerStats } from '@rel/docker';
+import {
+  httpProbe,
+  type MonitorResult,
+  type PolicyOptions,
+  type Probe,
+  readMonitorLog,
+  renderHtmlReport,
+  resourceProbe,
+  runMonitor,
+} from '@rel/monitor';
+import { Agent } from 'undici';
+import type { MonitorConfig, RelConfig } from '../config/schema.js';
+import { acquireReleaseLock } from '../lock.js';
+import { type RollbackResult, readLive, requireNginx, rollbackTo } from './switch.js';
+
+export interface MonitorLiveOptions {
+  config: RelConfig;
+  docker: DockerClient;
+  durationMs: number;
+  /** The config's monitor section with the command line's options applied. */
+  policy: MonitorConfig;
+  /** Extra URL checked every tick (http or https). */
+  extraUrl?: string;
+  /** Roll back on a breach (default true); false only reports it. */
+  rollback?: boolean;
+  onEvent: EventSink;
+  signal?: AbortSignal;
+}
+
+export interface MonitorLiveResult {
+  live: Environment;
+  rollbackTarget: Environment;
+  monitor: MonitorResult<RollbackResult>;
+  logPath: string;
+  reportPath: string;
+  textfile: string;
+}
+
+/** The library's policy options from the config's monitor section. */
+export function policyOptions(policy: MonitorConfig): PolicyOptions {
+  return {
+    consecutiveFailures: policy.threshold,
+    ...(policy.failures ? { failuresInWindow: { failures: policy.failures.count, window: policy.failures.of } } : {}),
+    ...(policy.p95 ? { latency: { thresholdMs: policy.p95.aboveMs, window: policy.p95.window, quantile: 0.95 } } : {}),
+    ...(policy.memory
+      ? {
+          memory: {
+            ...(policy.memory.limitBytes === undefined ? {} : { limitBytes: policy.memory.limitBytes }),
+            ...(policy.memory.growth === undefined ? {} : { maxGrowth: policy.memory.growth }),
+          },
+        }
+      : {}),
+  };
+}
+
+/** Memory and CPU of the environment's running containers, from the engine's stats feeds, added up. */
+async function containersProbe(config: RelConfig, docker: DockerClient, env: Environment, timeoutMs: number) {
+  const containers = (await findContainers(docker, { project: config.project, environment: env })).filter(
+    (c) => c.state === 'running' && (c.role === 'api' || c.role === 'client'),
+  );
+  const watches = new Map<string, ContainerStatsWatch>(
+    containers.map((c) => [c.name, watchContainerStats(docker, c.id)]),
+  );
+  // the engine's first sample takes a second or two: the watch starts once every feed has one
+  await Promise.all([...watches.values()].map((w) => w.first.catch(() => undefined)));
+  const probe = resourceProbe({
+    name: `${env}-containers`,
+    target: `memory and CPU of ${containers.map((c) => c.name).join(', ') || `${env}'s containers (none running)`}`,
+    timeoutMs,
+    sample: async () => {
+      if (watches.size === 0) throw new Error(`${env} has no running API or client container`);
+      let memoryBytes = 0;
+      let cpuPercent = 0;
+      for (const [name, watch] of watches) {
+        const latest = watch.latest();
+        if (watch.ended() || !latest) throw new Error(`container ${name} is not running (its stats ended)`);
+        if (Date.now() - latest.at.getTime() > 10_000) throw new Error(`no stats from container ${name} for 10s`);
+        memoryBytes += latest.memoryBytes;
+        cpuPercent += latest.cpuPercent;
+      }
+      return { memoryBytes, cpuPercent };
+    },
+  });
+  return {
+    probe,
+    close: () => {
+      for (const watch of watches.values()) watch.close();
+    },
+  };
+}
+
+/**
+ * The seed's production-monitor.sh: checks the live environment every interval (through nginx, and its API
+ * and client directly, and its containers' memory), and on a breach of the policy rolls back to the
+ * environment that was live before the last switch, with notifications, once.
+ */
+export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorLiveResult> {
+  const { config, docker, policy, onEvent: sink } = options;
+  const nginx = requireNginx(config);
+  const state = await readLive(config);
+  const live = state?.live;
+  if (!live) {
+    throw new RelError(
+      'NOT_FOUND',
+      `no live environment to monitor: ${state?.stateProblem ?? 'no switch recorded yet'} (switch first: rel switch <env>)`,
+    );
+  }
+  const rollbackTarget = state?.previous ?? otherEnvironment(live);
+  const ports = config.environments[live];
+  // Through nginx, every check opens a new connection (as a new visitor would; a reload's exiting workers
+  // close kept-alive ones). The direct checks keep theirs alive between checks: half the CPU per check,
+  // and a stopped container still fails the next check (its connections close with it).
+  const direct = new Agent({ connections: 1 });
+  const http = (name: string, url: string, dispatcher?: Agent) =>
+    httpProbe({ name, url, timeoutMs: policy.timeoutMs, expectStatus: 200, ...(dispatcher ? { dispatcher } : {}) });
+  const probes: Probe[] = [
+    http('public', `${nginx.publicUrl}${nginx.verify.path}`),
+    http('api', `http://127.0.0.1:${ports.apiPort}${config.backend.health.path}`, direct),
+    ...(nginx.upstreams.client
+      ? [http('client', `http://127.0.0.1:${ports.clientPort}${config.frontend.health.path}`, direct)]
+      : []),
+    ...(options.extraUrl ? [http('url', options.extraUrl)] : []),
+  ];
+  const resources = await containersProbe(config, docker, live, Math.max(policy.timeoutMs, 1000));
+  probes.push(resources.probe);
+
+  const dir = join(config.stateDir, 'monitor');
+  await mkdir(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const logPath = join(dir, `monitor-${stamp}-${live}.jsonl`);
+  const reportPath = logPath.replace(/\.jsonl$/, '.html');
+  const rollback = options.rollback ?? true;
+  log(
+    sink,
+    'info',
+    `watching ${live} for ${options.durationMs / 1000}s, a check every ${policy.intervalMs / 1000}s; on a breach: ${
+      rollback ? `roll back to ${rollbackTarget}` : 'report it (no rollback)'
+    }; log ${logPath}`,
+    'monitor',
+  );
+  let monitor: MonitorResult<RollbackResult>;
+  try {
+    monitor = await runMonitor<RollbackResult>({
+      probes,
+      policy: policyOptions(policy),
+      intervalMs: policy.intervalMs,
+      durationMs: options.durationMs,
+      log: { path: logPath },
+      prometheus: { path: policy.textfile },
+      labels: { project: config.project, environment: live },
+      onEvent: sink,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(rollback
+        ? {
+            action: async (breach) => {
+              // One switch at a time: the rollback takes the release lock (the watch itself does not hold it,
+              // so an operator's own rollback is never refused while a monitor runs).
+              await using _lock = await acquireReleaseLock({
+                stateDir: config.stateDir,
+                project: config.project,
+                command: `monitor: rollback ${rollbackTarget}`,
+                onEvent: sink,
+              });
+              return rollbackTo({
+                config,
+                env: rollbackTarget,
+                docker,
+                onEvent: sink,
+                reason: `rel monitor: ${breach.message}`,
+              });
+            },
+          }
+        : {}),
+    });
+  } finally {
+    resources.close();
+    await direct.close().catch(() => undefined);
+  }
+  await writeFile(reportPath, renderHtmlReport(await readMonitorLog(logPath), { title: `${config.project}: ${live}` }));
+  return { live, rollbackTarget, monitor, logPath, reportPath, textfile: policy.textfile };
+}
+
+/** `rel monitor report`: the HTML report of a log, written beside it (or to `output`). */
+export async function writeMonitorReport(
+  logPath: string,
+  output?: string,
+): Promise<{ reportPath: string; lines: number }> {
+  const lines = await readMonitorLog(logPath);
+  const reportPath = output ?? (logPath.endsWith('.jsonl') ? logPath.replace(/\.jsonl$/, '.html') : `${logPath}.html`);
+  await writeFile(reportPath, renderHtmlReport(lines));
+  return { reportPath, lines: lines.length };
+}
