@@ -91,6 +91,9 @@ export async function connect(
     database,
     ssl: settings.ssl as pg.ClientConfig['ssl'],
     connectionTimeoutMillis: settings.connectionTimeoutMillis ?? 10_000,
+    // A server that vanishes without closing the connection (host down) is noticed in minutes, not hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     application_name: APPLICATION_NAME,
   });
   // A server that goes away is reported by the query that notices it.

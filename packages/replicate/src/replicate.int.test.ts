@@ -257,8 +257,6 @@ describe('replicateDatabase', () => {
         }),
       ),
     );
-    const { stdout: l1, stderr: l2 } = await run('docker', ['logs', '--since', '200s', dst.container]);
-    console.log('DSTLOG', (l1 + l2).split('\n').filter((x) => !/^\s*$/.test(x)).slice(-25).join('\n'));
     expect(killed).toBe(true);
     expect(events.some((e) => e.type === 'step:finish' && e.step === 'db:replicate:copy')).toBe(false);
     expect(['UNREACHABLE', 'STEP_FAILED']).toContain(error.code);
