@@ -13,15 +13,14 @@
 // generate_series through psql: several tables, `events` the dominant one. The server runs with settings
 // that only make the load faster (no fsync, wal_level minimal; autovacuum off, a VACUUM FREEZE ANALYZE after
 // the load instead, so that no background vacuum runs during the timings): pg_dump only reads.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { docker, dockerExec, gib, median, mib, psql, seconds, waitForPostgres } from './postgres-support.mjs';
 
-const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'packages/db-migrate/dist/index.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -40,61 +39,6 @@ const { backupDatabase } = await import(dist);
 const dockerDist = join(root, 'packages/docker/dist/index.js');
 const relDocker = existsSync(dockerDist) ? await import(dockerDist) : undefined;
 if (relDocker && !relDocker.execInContainerStream) throw new Error(`${dockerDist} is stale: rebuild @rel/docker`);
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const docker = (...args) => exec('docker', args, { maxBuffer: 1 << 26 });
-const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
-const mib = (bytes) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-const gib = (bytes) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-
-/** A `DatabaseExec` over `docker exec [-i] <container> ...argv`, streaming stdin and stdout (as the package's tests do). */
-function dockerExec(container) {
-  return (argv, options = {}) =>
-    new Promise((resolve, reject) => {
-      const child = spawn('docker', ['exec', ...(options.stdin ? ['-i'] : []), container, ...argv], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      const stdout = [];
-      const stderr = [];
-      if (options.stdout) child.stdout.pipe(options.stdout);
-      else child.stdout.on('data', (chunk) => stdout.push(chunk));
-      child.stderr.on('data', (chunk) => stderr.push(chunk));
-      child.stdin.on('error', () => {}); // the command may stop reading early (pg_restore --list)
-      if (options.stdin) options.stdin.pipe(child.stdin);
-      else child.stdin.end();
-      child.on('error', reject);
-      child.on('close', (code) => {
-        options.stdin?.unpipe(child.stdin);
-        resolve({
-          exitCode: code ?? 1,
-          stdout: Buffer.concat(stdout).toString('utf8'),
-          stderr: Buffer.concat(stderr).toString('utf8'),
-        });
-      });
-    });
-}
-
-/** Runs SQL in the container with psql over its local socket; returns psql's output. */
-async function psql(container, sql) {
-  const { stdout } = await docker(
-    'exec',
-    container,
-    'psql',
-    '-X',
-    '-q',
-    '-At',
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-U',
-    'app',
-    '-d',
-    'app',
-    '-c',
-    sql,
-  );
-  return stdout.trim();
-}
 
 /** `docker exec <c> pg_dump -Fc -U app app > file`: docker's stdout is the file itself, as a shell redirect does. */
 function pgDumpByHand(container, file) {
@@ -123,25 +67,6 @@ const LOAD_SETTINGS = [
   "shared_buffers = '256MB'",
   "maintenance_work_mem = '512MB'",
 ];
-
-/** Ready on TCP: the entrypoint's temporary init server listens on the socket only. */
-async function waitForPostgres(container) {
-  for (let i = 0; ; i++) {
-    const ok = await docker('exec', container, 'pg_isready', '-q', '-h', '127.0.0.1', '-U', 'app', '-d', 'app').then(
-      () => true,
-      () => false,
-    );
-    if (ok) return;
-    if (i > 240) {
-      const { stdout, stderr } = await docker('logs', '--tail', '20', container).catch(() => ({
-        stdout: '',
-        stderr: '',
-      }));
-      throw new Error(`PostgreSQL in ${container} did not start within 60 s:\n${stdout}${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 // Each part in its own session, two at a time (the machine may have few cores). CREATE and INSERT in one
 // transaction: with wal_level=minimal the new table's data is not WAL-logged.

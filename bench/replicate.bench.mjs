@@ -14,7 +14,7 @@
 // faster (no fsync, wal_level minimal) and then only read; the target keeps PostgreSQL's durable defaults
 // (fsync, full_page_writes, wal_level replica) with shared_buffers 256MB and max_wal_size 4GB, for all
 // three. The machine may be shared: figures are noisy; BENCH_ROUNDS (default 3) rounds, order turning, medians.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,11 +22,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { docker, dockerExec, gib, median, mib, psql, seconds, waitForPostgres } from './postgres-support.mjs';
 
-const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'packages/replicate/dist/index.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -46,72 +45,6 @@ if (!existsSync(dist)) {
 }
 const { replicateDatabase } = await import(dist);
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const docker = (...args) => exec('docker', args, { maxBuffer: 1 << 26 });
-const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
-const mib = (bytes) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-const gib = (bytes) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-
-/** A `DatabaseExec` over `docker exec [-i] -e NAME... <container>`: libpq variables by name, the local socket inside. */
-function dockerExec(container) {
-  return (argv, options = {}) =>
-    new Promise((resolve, reject) => {
-      const env = Object.fromEntries(
-        Object.entries(options.env ?? {}).filter(([name]) => name !== 'PGHOST' && name !== 'PGPORT'),
-      );
-      const args = [
-        'exec',
-        ...(options.stdin ? ['-i'] : []),
-        ...Object.keys(env).flatMap((k) => ['-e', k]),
-        container,
-        ...argv,
-      ];
-      const child = spawn('docker', args, {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, ...env },
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      const stdout = [];
-      const stderr = [];
-      if (options.stdout) child.stdout.pipe(options.stdout);
-      else child.stdout.on('data', (chunk) => stdout.push(chunk));
-      child.stderr.on('data', (chunk) => stderr.push(chunk));
-      child.stdin.on('error', () => {});
-      if (options.stdin) options.stdin.pipe(child.stdin);
-      else child.stdin.end();
-      child.on('error', reject);
-      child.on('close', (code) => {
-        options.stdin?.unpipe(child.stdin);
-        resolve({
-          exitCode: code ?? 1,
-          stdout: Buffer.concat(stdout).toString('utf8'),
-          stderr: Buffer.concat(stderr).toString('utf8'),
-        });
-      });
-    });
-}
-
-/** Runs SQL in a container with psql over its local socket; returns psql's output. */
-async function psql(container, sql, database = 'app') {
-  const { stdout } = await docker(
-    'exec',
-    container,
-    'psql',
-    '-X',
-    '-q',
-    '-At',
-    '-v',
-    'ON_ERROR_STOP=1',
-    '-U',
-    'app',
-    '-d',
-    database,
-    '-c',
-    sql,
-  );
-  return stdout.trim();
-}
-
 /** Runs a command in a container with its stdin or stdout bound to a file (like a shell redirect). */
 function dockerWithFile(args, file, direction) {
   return new Promise((resolve, reject) => {
@@ -124,18 +57,6 @@ function dockerWithFile(args, file, direction) {
       code === 0 ? resolve() : reject(new Error(`docker ${args.slice(0, 4).join(' ')}... exited ${code}`));
     });
   });
-}
-
-async function waitForPostgres(container) {
-  for (let i = 0; ; i++) {
-    const ok = await docker('exec', container, 'pg_isready', '-q', '-h', '127.0.0.1', '-U', 'app', '-d', 'app').then(
-      () => true,
-      () => false,
-    );
-    if (ok) return;
-    if (i > 240) throw new Error(`PostgreSQL in ${container} did not start within 60 s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Starts a server; `settings` by ALTER SYSTEM and a restart (the sample image's entrypoint loses `-c`). */
