@@ -1,6 +1,7 @@
-import { formatDuration, parseEnvironment, RelError } from '@rel/core';
+import { formatDuration, parseEnvironment } from '@rel/core';
 import type { MigrateResult, MigrationPlan } from '@rel/db-migrate';
 import type { CommandContext, CommandModule } from '../commands.js';
+import { parseWholeNumber } from '../config/units.js';
 import { EXIT } from '../exit-codes.js';
 import { backupEnvironment, migrateEnvironment, restoreEnvironment } from '../flows/database.js';
 import { checkReplicateTargets, planReplicate, replicateEnvironment } from '../flows/replicate.js';
@@ -101,23 +102,14 @@ export const restoreCommand: CommandModule = {
   },
 };
 
-function parallelOption(value: string | boolean | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < 1 || n > 32) {
-    throw new RelError(
-      'BAD_INPUT',
-      `invalid --parallel ${JSON.stringify(value)}: expected a whole number from 1 to 32`,
-    );
-  }
-  return n;
-}
-
 export const replicateCommand: CommandModule = {
   async run(context) {
     const from = parseEnvironment(context.args[0]);
     const to = parseEnvironment(context.args[1]);
-    const parallel = parallelOption(context.options.parallel);
+    const parallel =
+      typeof context.options.parallel === 'string'
+        ? parseWholeNumber(context.options.parallel, '--parallel', 1, 32)
+        : undefined;
     const config = context.config();
     const force = Boolean(context.options.force);
     if (context.options.dryRun) {

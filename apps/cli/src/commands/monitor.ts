@@ -1,17 +1,10 @@
 import { formatDuration, parseDuration, RelError } from '@rel/core';
 import type { CommandContext, CommandModule } from '../commands.js';
 import type { MonitorConfig } from '../config/schema.js';
-import { parseShare, parseSize } from '../config/units.js';
+import { parseShare, parseSize, parseWholeNumber } from '../config/units.js';
 import { EXIT } from '../exit-codes.js';
 import { monitorLive, writeMonitorReport } from '../flows/monitor.js';
 import { dockerClient } from './docker.js';
-
-function whole(value: string, what: string, min: number): number {
-  if (!/^\d+$/.test(value) || Number(value) < min) {
-    throw new RelError('BAD_INPUT', `invalid ${what} ${JSON.stringify(value)}: expected a whole number >= ${min}`);
-  }
-  return Number(value);
-}
 
 /** The config's monitor section with the command line's options on top; each bad value is one BAD_INPUT line. */
 export function monitorPolicy(base: MonitorConfig, options: CommandContext['options']): MonitorConfig {
@@ -22,7 +15,7 @@ export function monitorPolicy(base: MonitorConfig, options: CommandContext['opti
   const timeout = text('timeout');
   if (timeout !== undefined) policy.timeoutMs = parseDuration(timeout, '--timeout');
   const threshold = text('threshold');
-  if (threshold !== undefined) policy.threshold = whole(threshold, '--threshold', 1);
+  if (threshold !== undefined) policy.threshold = parseWholeNumber(threshold, '--threshold', 1);
   const failures = text('failures');
   if (failures !== undefined) {
     const match = /^(\d+)\/(\d+)$/.exec(failures);
@@ -42,7 +35,7 @@ export function monitorPolicy(base: MonitorConfig, options: CommandContext['opti
     if (p95 === undefined && !policy.p95) throw new RelError('BAD_INPUT', '--p95-window needs --p95 <latency>');
     policy.p95 = {
       aboveMs: p95 === undefined ? policy.p95!.aboveMs : parseDuration(p95, '--p95'),
-      window: window === undefined ? (policy.p95?.window ?? 10) : whole(window, '--p95-window', 1),
+      window: window === undefined ? (policy.p95?.window ?? 10) : parseWholeNumber(window, '--p95-window', 1),
     };
   }
   const limit = text('memory-limit');
@@ -149,7 +142,7 @@ export const monitorCommand: CommandModule = {
 export const reportCommand: CommandModule = {
   async run(context) {
     const output = typeof context.options.output === 'string' ? context.options.output : undefined;
-    const { reportPath, lines } = await writeMonitorReport(context.args[0]!, output);
+    const { reportPath, lines } = await writeMonitorReport(context.args[0]!, output === undefined ? {} : { output });
     context.reporter.result(`report of ${lines} log lines: ${reportPath}`, { reportPath, lines });
     return EXIT.OK;
   },

@@ -40,3 +40,13 @@ export function parseShare(text: string, what = 'share'): number {
   }
   return value;
 }
+
+/** A whole number option (`--threshold 3`): BAD_INPUT naming it unless it is `min` or more (and `max` or less). */
+export function parseWholeNumber(text: string, what: string, min: number, max?: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || (max !== undefined && n > max)) {
+    const expected = max === undefined ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
+    throw new RelError('BAD_INPUT', `invalid ${what} ${JSON.stringify(text)}: expected ${expected}`);
+  }
+  return n;
+}

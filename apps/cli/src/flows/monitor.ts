@@ -132,7 +132,6 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
   await mkdir(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const logPath = join(dir, `monitor-${stamp}-${live}.jsonl`);
-  const reportPath = logPath.replace(/\.jsonl$/, '.html');
   const rollback = options.rollback ?? true;
   log(
     sink,
@@ -180,17 +179,18 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
     resources.close();
     await direct.close().catch(() => undefined);
   }
-  await writeFile(reportPath, renderHtmlReport(await readMonitorLog(logPath), { title: `${config.project}: ${live}` }));
+  const { reportPath } = await writeMonitorReport(logPath, { title: `${config.project}: ${live}` });
   return { live, rollbackTarget, monitor, logPath, reportPath, textfile: policy.textfile };
 }
 
-/** `rel monitor report`: the HTML report of a log, written beside it (or to `output`). */
+/** The HTML report of a log, written beside it (`.jsonl` -> `.html`) or to `output`. */
 export async function writeMonitorReport(
   logPath: string,
-  output?: string,
+  options: { output?: string; title?: string } = {},
 ): Promise<{ reportPath: string; lines: number }> {
   const lines = await readMonitorLog(logPath);
-  const reportPath = output ?? (logPath.endsWith('.jsonl') ? logPath.replace(/\.jsonl$/, '.html') : `${logPath}.html`);
-  await writeFile(reportPath, renderHtmlReport(lines));
+  const reportPath =
+    options.output ?? (logPath.endsWith('.jsonl') ? logPath.replace(/\.jsonl$/, '.html') : `${logPath}.html`);
+  await writeFile(reportPath, renderHtmlReport(lines, options.title === undefined ? {} : { title: options.title }));
   return { reportPath, lines: lines.length };
 }
