@@ -18,8 +18,46 @@ export interface SourceTable {
   columns: string[];
   /** Every column of a built-in type: COPY's binary format is safe (it embeds type oids in arrays). */
   binary: boolean;
+  /** How each column (of `columns`, same order) is hashed by the checksum: see `checksumQuery`. */
+  hashes: ColumnHash[];
   bytes: number;
+  /** Pages of its main fork when listed (its rows are in pages 0 to `pages` - 1, or later ones when added since). */
+  pages: number;
 }
+
+/**
+ * How the checksum hashes a column: `pg_catalog.<function>(column, seed)` where PostgreSQL's own hash of the
+ * type tells values apart exactly; `array` (hash_array_extended of a one-element array) for types whose hash
+ * function is declared for another type (timestamptz, date, boolean, "char", bytea); `text` (of the text form)
+ * for every other type, whose hash would take different values as equal (numeric 1.0 and 1.00, floats, jsonb,
+ * interval...) or which have none.
+ */
+export type ColumnHash = (typeof COLUMN_HASHES)[number] | 'array' | 'text';
+
+/** Built-in types (by oid) and the hash function, exact for them, called directly. */
+const DIRECT_HASHES = {
+  20: 'hashint8extended',
+  21: 'hashint2extended',
+  23: 'hashint4extended',
+  26: 'hashoidextended',
+  25: 'hashtextextended',
+  1043: 'hashtextextended',
+  19: 'hashnameextended',
+  2950: 'uuid_hash_extended',
+  1114: 'timestamp_hash_extended',
+  1083: 'time_hash_extended',
+  3220: 'pg_lsn_hash_extended',
+  829: 'hashmacaddrextended',
+  774: 'hashmacaddr8extended',
+} as const;
+const COLUMN_HASHES = Object.values(DIRECT_HASHES);
+/** Built-in types hashed through a one-element array: timestamptz, date, boolean, "char", bytea (not domains over them: their text). */
+const ARRAY_HASHED = [1184, 1082, 16, 18, 17];
+
+const columnHashSql = (type: string) =>
+  `CASE ${type} ${Object.entries(DIRECT_HASHES)
+    .map(([oid, fn]) => `WHEN ${oid} THEN '${fn}'`)
+    .join(' ')} WHEN ${ARRAY_HASHED.join(` THEN 'array' WHEN `)} THEN 'array' ELSE 'text' END`;
 
 /**
  * The tables whose rows are copied: plain tables and leaf partitions, not temporary, not an extension's, except
@@ -32,13 +70,19 @@ export async function listTables(client: pg.Client): Promise<SourceTable[]> {
     dump_name: string;
     columns: string[];
     binary: boolean;
+    hashes: ColumnHash[];
     bytes: string;
+    pages: string;
   }>(`
     SELECT n.nspname AS schema, c.relname AS name,
            pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS dump_name,
            coalesce(array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attnum IS NOT NULL), '{}') AS columns,
            coalesce(bool_and(a.atttypid < 16384 AND t.typelem < 16384) FILTER (WHERE a.attnum IS NOT NULL), true) AS binary,
-           pg_catalog.pg_table_size(c.oid)::text AS bytes
+           coalesce(array_agg(CASE WHEN t.typtype = 'd' AND t.typbasetype IN (${ARRAY_HASHED.join(', ')}) THEN 'text'
+                                   ELSE ${columnHashSql("CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END")} END ORDER BY a.attnum)
+                      FILTER (WHERE a.attnum IS NOT NULL), '{}') AS hashes,
+           pg_catalog.pg_table_size(c.oid)::text AS bytes,
+           (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int)::text AS pages
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_catalog.pg_attribute a
@@ -54,7 +98,9 @@ export async function listTables(client: pg.Client): Promise<SourceTable[]> {
     dumpName: row.dump_name,
     columns: row.columns.map((column) => `"${column.replace(/"/g, '""')}"`),
     binary: row.binary,
+    hashes: row.hashes,
     bytes: Number(row.bytes),
+    pages: Number(row.pages),
   }));
 }
 

@@ -18,26 +18,79 @@ export interface CopiedTable {
   ms: number;
 }
 
+/** A range of a table's pages, copied by a stream of its own (TID range scans: PostgreSQL 14 and later). */
+export interface TablePart {
+  /** 1-based. */
+  index: number;
+  count: number;
+  fromPage: number;
+  /** Exclusive; none for the last part (rows added to later pages since the listing are visible to it). */
+  toPage?: number;
+}
+
+export interface CopyJob {
+  table: SourceTable;
+  part?: TablePart;
+}
+
 /**
- * Streams one table from a snapshot session of the source into the new database: `COPY ... TO STDOUT` piped
- * into `COPY ... FROM STDIN` (binary when every column is of a built-in type), in a transaction that truncates
- * the table first so that the rows are written frozen (`FREEZE`: no hint-bit rewrite when they are read later).
+ * What to copy, biggest first. With `split` (the source can scan a page range) and at least 3 streams, a table
+ * that would bound the whole copy (at least `minBytes` and more than its share of the total per stream) is
+ * copied as several page ranges at once, leaving one stream for the other tables: one COPY stream is bound by
+ * one backend on the target, while the others sit idle once the small tables are in. Such a table is written
+ * without FREEZE (only one session can truncate and load a table in one transaction).
+ */
+export function planCopies(
+  tables: readonly SourceTable[],
+  parallel: number,
+  split: boolean,
+  minBytes: number,
+): CopyJob[] {
+  const total = tables.reduce((sum, table) => sum + table.bytes, 0);
+  const share = Math.max(minBytes, total / parallel);
+  return tables.flatMap((table): CopyJob[] => {
+    const count = Math.min(parallel - 1, Math.ceil(table.bytes / share), table.pages);
+    if (!split || count < 2 || table.bytes < minBytes || table.columns.length === 0) return [{ table }];
+    return Array.from({ length: count }, (_, i) => {
+      const fromPage = Math.floor((table.pages * i) / count);
+      const toPage = Math.floor((table.pages * (i + 1)) / count);
+      return { table, part: { index: i + 1, count, fromPage, ...(i + 1 < count ? { toPage } : {}) } };
+    });
+  });
+}
+
+/**
+ * Streams one table (or one part of it) from a snapshot session of the source into the new database: `COPY ...
+ * TO STDOUT` piped into `COPY ... FROM STDIN` (binary when every column is of a built-in type). A whole table is
+ * loaded in a transaction that truncates it first so that the rows are written frozen (`FREEZE`: no hint-bit
+ * rewrite when they are read later); a part is appended by a COPY of its own.
  */
 export async function copyTable(
   source: pg.Client,
   target: pg.Client,
   table: SourceTable,
   onBytes: (bytes: number) => void,
+  part?: TablePart,
 ): Promise<CopiedTable> {
   const started = Date.now();
   const columns = table.columns.length > 0 ? ` (${table.columns.join(', ')})` : '';
   const binary = table.binary ? 'FORMAT binary' : '';
-  await target.query('BEGIN');
-  await target.query(`TRUNCATE ONLY ${table.qualified}`);
+  const options = [...(part ? [] : ['FREEZE']), ...(binary ? [binary] : [])];
+  if (!part) {
+    await target.query('BEGIN');
+    await target.query(`TRUNCATE ONLY ${table.qualified}`);
+  }
   const into = target.query(
-    copyFrom(`COPY ${table.qualified}${columns} FROM STDIN WITH (FREEZE${binary ? `, ${binary}` : ''})`),
+    copyFrom(
+      `COPY ${table.qualified}${columns} FROM STDIN${options.length > 0 ? ` WITH (${options.join(', ')})` : ''}`,
+    ),
   );
-  const out = source.query(copyTo(`COPY ${table.qualified}${columns} TO STDOUT${binary ? ` WITH (${binary})` : ''}`));
+  const what = part
+    ? `(SELECT ${table.columns.join(', ')} FROM ONLY ${table.qualified} WHERE ctid >= '(${part.fromPage},0)'::pg_catalog.tid${
+        part.toPage === undefined ? '' : ` AND ctid < '(${part.toPage},0)'::pg_catalog.tid`
+      })`
+    : `${table.qualified}${columns}`;
+  const out = source.query(copyTo(`COPY ${what} TO STDOUT${binary ? ` WITH (${binary})` : ''}`));
   let bytes = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -47,7 +100,7 @@ export async function copyTable(
     },
   });
   await pipeline(out, meter, into);
-  await target.query('COMMIT');
+  if (!part) await target.query('COMMIT');
   return { rows: into.rowCount, bytes, ms: Date.now() - started };
 }
 
@@ -109,9 +162,11 @@ export interface TableChecksum {
 
 export async function tableChecksum(
   client: pg.Client,
-  table: Pick<SourceTable, 'qualified' | 'binary'>,
+  table: Pick<SourceTable, 'qualified' | 'columns' | 'hashes'>,
 ): Promise<TableChecksum> {
-  const { rows } = await client.query<{ rows: string; checksum: string }>(checksumQuery(table.qualified, table.binary));
+  const { rows } = await client.query<{ rows: string; checksum: string }>(
+    checksumQuery(table.qualified, table.columns, table.hashes),
+  );
   return { rows: Number(rows[0]!.rows), checksum: rows[0]!.checksum };
 }
 

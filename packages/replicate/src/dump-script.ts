@@ -135,10 +135,22 @@ export interface PostDataPhase {
 
 /** The label of the first phase: indexes and primary, unique and exclusion constraints. */
 export const INDEX_PHASE = 'indexes and constraints';
+export const FOREIGN_KEY_PHASE = 'foreign keys';
+export const ATTACH_PHASE = 'partition index attachments';
 
 const IDENT = String.raw`(?:"(?:[^"]|"")*"|[^\s."(),]+)`;
 const INDEX_TABLE = new RegExp(String.raw`^CREATE (?:UNIQUE )?INDEX \S+ ON (?:ONLY )?(${IDENT}\.${IDENT}) USING `, 's');
 const ALTER_TABLE = new RegExp(String.raw`^ALTER TABLE (?:ONLY )?(${IDENT}\.${IDENT})\s`, 's');
+const REFERENCES = new RegExp(
+  String.raw`^ALTER TABLE (?:ONLY )?${IDENT}\.${IDENT}\s+ADD CONSTRAINT ${IDENT} FOREIGN KEY \(${IDENT}(?:, ${IDENT})*\) REFERENCES (${IDENT}\.${IDENT})\(`,
+  's',
+);
+
+/** The table a foreign key job references (`schema.table` as pg_dump writes it), when it is one plain FK. */
+export function referencedTable(job: PostDataJob): string | undefined {
+  if (job.type !== 'FK CONSTRAINT' || job.statements.length !== 1) return undefined;
+  return REFERENCES.exec(job.statements[0]!)?.[1];
+}
 
 /**
  * Orders the post-data section for parallel execution: indexes and primary/unique/exclusion constraints first
@@ -179,8 +191,8 @@ export function planPostData(statements: DumpStatement[], tableBytes: ReadonlyMa
   first.sort((a, b) => size(b) - size(a));
   const phases: PostDataPhase[] = [
     { label: INDEX_PHASE, parallel: true, jobs: first },
-    { label: 'partition index attachments', parallel: false, jobs: jobs.filter((job) => job.type === 'INDEX ATTACH') },
-    { label: 'foreign keys', parallel: true, jobs: jobs.filter((job) => job.type === 'FK CONSTRAINT') },
+    { label: ATTACH_PHASE, parallel: false, jobs: jobs.filter((job) => job.type === 'INDEX ATTACH') },
+    { label: FOREIGN_KEY_PHASE, parallel: true, jobs: jobs.filter((job) => job.type === 'FK CONSTRAINT') },
     {
       label: 'triggers, rules, policies, comments, materialized views',
       parallel: false,

@@ -3,6 +3,9 @@ import { localExec } from './exec.js';
 import { MAX_TARGET_NAME_BYTES } from './sql.js';
 import type { ConnectionSettings, DatabaseExec, ReplicateOptions } from './types.js';
 
+/** Default of `splitTableBytes`. */
+export const SPLIT_TABLE_BYTES = 256 * 1024 ** 2;
+
 /** Database names that are also safe as libpq arguments and in messages. */
 const DATABASE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -11,6 +14,7 @@ export interface CheckedOptions
   execSource: DatabaseExec;
   execTarget: DatabaseExec;
   maintenanceWorkMem: string;
+  splitTableBytes: number;
   options: ReplicateOptions;
 }
 
@@ -75,6 +79,13 @@ export function checkOptions(options: ReplicateOptions): CheckedOptions {
       `invalid maintenanceWorkMem ${JSON.stringify(maintenanceWorkMem)}: expected a size such as 256MB`,
     );
   }
+  const splitTableBytes = options.splitTableBytes ?? SPLIT_TABLE_BYTES;
+  if (typeof splitTableBytes !== 'number' || Number.isNaN(splitTableBytes) || splitTableBytes < 0) {
+    throw new RelError(
+      'BAD_INPUT',
+      `invalid splitTableBytes ${JSON.stringify(splitTableBytes)}: expected a number of bytes (Infinity never splits)`,
+    );
+  }
   for (const hook of ['stopConsumer', 'startConsumer', 'beforeSwap', 'execSource', 'execTarget', 'onEvent'] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') {
       throw new RelError('BAD_INPUT', `invalid ${hook}: expected a function`);
@@ -92,6 +103,7 @@ export function checkOptions(options: ReplicateOptions): CheckedOptions {
     execSource: options.execSource ?? localExec,
     execTarget: options.execTarget ?? localExec,
     maintenanceWorkMem,
+    splitTableBytes,
     options,
   };
 }

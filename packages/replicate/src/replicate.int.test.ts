@@ -5,6 +5,9 @@ import { promisify } from 'node:util';
 import { isRelError, type RelEvent } from '@rel/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listTables } from './catalog.js';
+import { connect } from './connection.js';
+import { tableChecksum } from './copy.js';
 import { replicateDatabase } from './replicate.js';
 import { contentOf, startPostgres, type TestPostgres } from './test-support.js';
 import type { ReplicateOptions } from './types.js';
@@ -138,6 +141,8 @@ describe('replicateDatabase', () => {
     const result = await replicateDatabase(
       options('shop', {
         onEvent: (event) => events.push(event),
+        // Small enough that the biggest tables here are copied as page ranges at once (without FREEZE).
+        splitTableBytes: 1024 ** 2,
         stopConsumer: async () => {
           hooks.push('stop');
           expect(await tablesAt()).toEqual(['old_stuff']); // untouched until the swap
@@ -197,9 +202,50 @@ describe('replicateDatabase', () => {
     expect(
       progress.some((e) => /copied public\.orders: 300000 rows, [\d.]+ MiB in .* \([\d.]+ MiB\/s\)/.test(e.message)),
     ).toBe(true);
+    expect(
+      progress.some((e) =>
+        /^copying public\.(orders|events) \([\d.]+ MiB\) as [23] page ranges at once/.test(e.message),
+      ),
+    ).toBe(true);
+    expect(
+      progress.some((e) => /^copying public\.\w+ \(part 2 of [23]\)/.test(e.message) || /^copied/.test(e.message)),
+    ).toBe(true);
     expect(events.some((e) => e.type === 'step:finish' && e.step === 'db:replicate:verify')).toBe(true);
     const text = JSON.stringify({ events, result });
     for (const secret of [src.password, dst.password]) expect(text).not.toContain(secret);
+  });
+
+  it('adds foreign keys between copied tables as soon as both have their keys, and copies split tables exactly', async () => {
+    await createDatabase(
+      src,
+      'keys',
+      `CREATE TABLE parents (id int PRIMARY KEY, name text NOT NULL);
+       CREATE TABLE children (id bigint PRIMARY KEY, parent_id int NOT NULL REFERENCES parents (id), note text);
+       CREATE TABLE notes (id int, child_id bigint REFERENCES children (id));
+       INSERT INTO parents SELECT i, 'parent ' || i FROM generate_series(1, 20000) i;
+       INSERT INTO children SELECT i, 1 + i % 20000, repeat(md5(i::text), 3) FROM generate_series(1, 150000) i;
+       INSERT INTO notes SELECT i, i FROM generate_series(1, 1000) i;
+       DELETE FROM children WHERE id % 7 = 0 AND id NOT IN (SELECT child_id FROM notes);`,
+    );
+    const events: RelEvent[] = [];
+    const result = await replicateDatabase(
+      options('keys', { onEvent: (event) => events.push(event), splitTableBytes: 1024 ** 2 }),
+    );
+    const messages = events.filter((e) => e.type === 'step:progress').map((e) => e.message);
+    expect(messages).toContainEqual(expect.stringMatching(/^copying public\.children \([\d.]+ MiB\) as 3 page ranges/));
+    expect(messages).toContain('added 2 foreign keys between copied tables');
+    // None left for the post-data step.
+    expect(events.some((e) => e.type === 'step:start' && e.step === 'db:replicate:post-data')).toBe(true);
+    expect(
+      events.some((e) => e.type === 'log' && e.step === 'db:replicate:post-data' && /fk constraint/.test(e.message)),
+    ).toBe(false);
+    expect(result.tables.find((t) => t.name === 'public.children')!.rows).toBe(150000 - Math.floor(150000 / 7) + 142);
+    expect(await contentOf(dst, 'keys')).toEqual(await contentOf(src, 'keys'));
+    expect(await schemaDump(dst, 'keys')).toBe(await schemaDump(src, 'keys'));
+    // The keys hold on the copy.
+    await expect(dst.query('keys', 'INSERT INTO children VALUES (999999, 123456, NULL)')).rejects.toThrow(
+      /children_parent_id_fkey/,
+    );
   });
 
   it('is not fooled by writes to the source during the copy: rows are compared at the snapshot', async () => {
@@ -364,6 +410,68 @@ describe('replicateDatabase', () => {
     expect(stopped).toBe(false);
     expect(await contentOf(dst, 'small')).toEqual(before);
     expect(await dst.databases()).not.toContain('small__rel_new');
+  });
+
+  it('checksums tell apart values that compare equal, values moved between columns, and NULLs', async () => {
+    await createDatabase(
+      src,
+      'checksums',
+      `CREATE DOMAIN positive AS numeric CHECK (VALUE > 0);
+       CREATE TABLE t (id int, a text, b text, n numeric, f float8, iv interval, j jsonb, c char(3), v varchar,
+         at timestamptz, d date, bytes bytea, flag boolean, u uuid, p positive, tags text[], pt point);
+       INSERT INTO t VALUES (1, 'x', 'y', 1.0, 0, '1 day', '{"n": 1.0}', 'ab', 'Ab', '2024-01-01 10:00+00',
+         '2024-01-01', '\\x00ff', true, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 2.50, '{a,b}', '(1,2)'),
+         (2, NULL, 'z', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`,
+    );
+    const client = await connect(src.settings('checksums'), { secrets: [src.password] });
+    try {
+      const [table] = await listTables(client);
+      expect(table!.hashes).toEqual([
+        'hashint4extended',
+        'hashtextextended',
+        'hashtextextended',
+        'text', // numeric: 1.0 and 1.00 hash alike
+        'text',
+        'text',
+        'text',
+        'text',
+        'hashtextextended',
+        'array',
+        'array',
+        'array',
+        'array',
+        'uuid_hash_extended',
+        'text', // a domain: of its text
+        'text',
+        'text', // point: no hash function
+      ]);
+      const checksum = () => tableChecksum(client, table!);
+      const original = await checksum();
+      expect(original.rows).toBe(2);
+      expect(await checksum()).toEqual(original);
+      for (const change of [
+        'UPDATE public.t SET n = 1.00 WHERE id = 1', // equal as numbers, not the same value
+        "UPDATE public.t SET f = '-0' WHERE id = 1",
+        "UPDATE public.t SET iv = '24 hours' WHERE id = 1",
+        `UPDATE public.t SET j = '{"n": 1.00}' WHERE id = 1`,
+        "UPDATE public.t SET v = 'ab' WHERE id = 1",
+        "UPDATE public.t SET a = 'y', b = 'x' WHERE id = 1", // values swapped between columns
+        "UPDATE public.t SET a = '' WHERE id = 2", // NULL and empty differ
+        "UPDATE public.t SET at = at + interval '1 microsecond' WHERE id = 1",
+        "UPDATE public.t SET bytes = '\\x00fe' WHERE id = 1",
+        'UPDATE public.t SET p = 2.5 WHERE id = 1',
+        "UPDATE public.t SET pt = '(1,3)' WHERE id = 1",
+        'INSERT INTO public.t SELECT * FROM public.t WHERE id = 2', // a duplicate row counts
+      ]) {
+        await client.query('BEGIN');
+        await client.query(change);
+        expect(await checksum(), change).not.toEqual(original);
+        await client.query('ROLLBACK');
+      }
+      expect(await checksum()).toEqual(original);
+    } finally {
+      await client.end();
+    }
   });
 
   it('copies an empty source into a database that does not exist yet, with the local pg_dump', async () => {

@@ -1,10 +1,11 @@
 import { isRelError } from '@rel/core';
 import { describe, expect, it } from 'vitest';
+import type { SourceTable } from './catalog.js';
 import { compareFingerprints } from './catalog.js';
 import { redact } from './connection.js';
-import { nextSequenceValue, runPool } from './copy.js';
+import { nextSequenceValue, planCopies, runPool } from './copy.js';
 import { alterDatabaseSet, splitSettingList } from './databases.js';
-import { planPostData, settingName, splitDumpScript } from './dump-script.js';
+import { planPostData, referencedTable, settingName, splitDumpScript } from './dump-script.js';
 import { isReadOnlyValue } from './freeze.js';
 import { chooseMethod } from './method.js';
 import { checkOptions } from './options.js';
@@ -91,6 +92,57 @@ REFRESH MATERIALIZED VIEW public.mv;
 \\unrestrict nGbR83gLh14O1y9ahV0VHkt6sUFWDjpO5cp72FOmzBcKDGCEOTpc8dDUamJ11LP
 `;
 
+describe('planCopies', () => {
+  const MiB = 1024 ** 2;
+  const table = (name: string, mib: number, columns = ['"a"']): SourceTable => ({
+    qualified: `"public"."${name}"`,
+    dumpName: `public.${name}`,
+    columns,
+    binary: true,
+    hashes: columns.map(() => 'hashint4extended'),
+    bytes: mib * MiB,
+    pages: (mib * MiB) / 8192,
+  });
+  const shape = (jobs: ReturnType<typeof planCopies>) =>
+    jobs.map((job) =>
+      job.part ? `${job.table.dumpName}[${job.part.fromPage}-${job.part.toPage ?? ''}]` : job.table.dumpName,
+    );
+
+  it('splits a table that would bound the copy into page ranges, leaving one stream for the rest', () => {
+    const tables = [table('events', 1024), table('orders', 64), table('settings', 1)];
+    // 4 streams: a quarter of the total is ~272 MiB; events is 1 GiB, so 3 parts (one stream stays for the rest).
+    expect(shape(planCopies(tables, 4, true, 256 * MiB))).toEqual([
+      'public.events[0-43690]',
+      'public.events[43690-87381]',
+      'public.events[87381-]', // the last part is open-ended: rows may be in later pages by now
+      'public.orders',
+      'public.settings',
+    ]);
+    expect(shape(planCopies(tables, 3, true, 256 * MiB))).toEqual([
+      'public.events[0-65536]',
+      'public.events[65536-]',
+      'public.orders',
+      'public.settings',
+    ]);
+  });
+
+  it('does not split without page-range scans, with fewer than 3 streams, small tables or tables without columns', () => {
+    const tables = [table('events', 1024), table('orders', 64)];
+    expect(shape(planCopies(tables, 4, false, 256 * MiB))).toEqual(['public.events', 'public.orders']);
+    expect(shape(planCopies(tables, 2, true, 256 * MiB))).toEqual(['public.events', 'public.orders']);
+    expect(shape(planCopies([table('a', 200), table('b', 200)], 4, true, 256 * MiB))).toEqual(['public.a', 'public.b']);
+    expect(shape(planCopies([table('wide', 1024, [])], 4, true, 256 * MiB))).toEqual(['public.wide']);
+    expect(shape(planCopies(tables, 4, true, Number.POSITIVE_INFINITY))).toEqual(['public.events', 'public.orders']);
+    // Two big tables of the same size: two parts each, all four streams busy.
+    expect(shape(planCopies([table('a', 600), table('b', 600)], 4, true, 256 * MiB))).toEqual([
+      'public.a[0-38400]',
+      'public.a[38400-]',
+      'public.b[0-38400]',
+      'public.b[38400-]',
+    ]);
+  });
+});
+
 describe('splitDumpScript', () => {
   it('splits at top-level semicolons and tags each statement with its TOC entry', () => {
     const statements = splitDumpScript(POST_DATA);
@@ -174,6 +226,15 @@ describe('planPostData', () => {
     expect(tablespace('orders_customer')).toBe("SET default_tablespace = ''");
     expect(tablespace('parted_1_id_idx')).toBe("SET default_tablespace = ''");
     expect(jobs[0]!.settings).toContain("SELECT pg_catalog.set_config('search_path', '', false)");
+    // A foreign key names the table it references, so that it can run as soon as both tables have their keys.
+    expect(referencedTable(jobs.find((j) => j.type === 'FK CONSTRAINT')!)).toBe('public.customers');
+    const fk = (sql: string) => referencedTable({ type: 'FK CONSTRAINT', name: 'x', settings: [], statements: [sql] });
+    expect(
+      fk(
+        'ALTER TABLE ONLY "Shop"."Order Lines"\n    ADD CONSTRAINT x FOREIGN KEY ("a) REFERENCES b.c(") REFERENCES "Shop"."We.ird"(id)',
+      ),
+    ).toBe('"Shop"."We.ird"');
+    expect(referencedTable(jobs.find((j) => j.type === 'INDEX')!)).toBeUndefined();
   });
 
   it('has nothing to do for an empty post-data section', () => {
@@ -189,12 +250,24 @@ describe('SQL text', () => {
   });
 
   it('builds an order-independent checksum over ONLY the table, that counts identical rows', () => {
-    expect(checksumQuery('"Shop"."Order Lines"', false)).toBe(
-      'SELECT count(*)::text AS rows, coalesce(sum(pg_catalog.hashtextextended(ROW(rel_row.*)::text, 0)), 0)::text AS checksum FROM ONLY "Shop"."Order Lines" AS rel_row',
+    // A row's hash: the xor of its columns' hashes, each seeded with its position, NULL a constant of its own.
+    expect(
+      checksumQuery(
+        '"Shop"."Order Lines"',
+        ['"id"', '"Note"', '"at"', '"total"'],
+        ['hashint8extended', 'hashtextextended', 'array', 'text'],
+      ),
+    ).toBe(
+      'SELECT count(*)::text AS rows, coalesce(sum(' +
+        'coalesce(pg_catalog.hashint8extended(rel_row."id", 0), -1) # ' +
+        'coalesce(pg_catalog.hashtextextended(rel_row."Note" COLLATE "C", 1), -2) # ' +
+        'coalesce(pg_catalog.hash_array_extended(ARRAY[rel_row."at"], 2), -3) # ' +
+        'coalesce(pg_catalog.hashtextextended(rel_row."total"::text COLLATE "C", 3), -4)' +
+        '), 0)::text AS checksum FROM ONLY "Shop"."Order Lines" AS rel_row',
     );
-    // Rows of built-in types only: their binary form, exact and independent of session settings.
-    expect(checksumQuery('public.t', true)).toBe(
-      'SELECT count(*)::text AS rows, coalesce(sum(pg_catalog.hash_record_extended(ROW(pg_catalog.record_send(ROW(rel_row.*))), 0)), 0)::text AS checksum FROM ONLY public.t AS rel_row',
+    // A table without columns still counts its rows.
+    expect(checksumQuery('public.t', [], [])).toBe(
+      'SELECT count(*)::text AS rows, coalesce(sum(0::int8), 0)::text AS checksum FROM ONLY public.t AS rel_row',
     );
   });
 
@@ -260,6 +333,7 @@ describe('checkOptions', () => {
     const checked = checkOptions({ source, target });
     expect(checked).toMatchObject({ parallel: 4, maintenanceDatabase: 'postgres', freezeWrites: false });
     expect(checked.maintenanceWorkMem).toBe('256MB');
+    expect(checked.splitTableBytes).toBe(256 * 1024 ** 2);
   });
 
   it('names what is wrong', () => {
@@ -272,6 +346,8 @@ describe('checkOptions', () => {
     expect(bad({ forceMethod: 'rsync' })).toMatch(/invalid forceMethod "rsync"/);
     expect(bad({ stopConsumer: async () => {} })).toMatch(/stopConsumer and startConsumer go together/);
     expect(bad({ maintenanceWorkMem: '1; DROP' })).toMatch(/invalid maintenanceWorkMem/);
+    expect(bad({ splitTableBytes: -1 })).toMatch(/^invalid splitTableBytes -1: expected a number of bytes/);
+    expect(bad({ splitTableBytes: Number.NaN })).toMatch(/invalid splitTableBytes/);
     expect(bad({ source: { ...source, port: 70000 } })).toMatch(/invalid source port 70000/);
     expect(bad({ source: undefined })).toMatch(/source: expected connection settings/);
   });

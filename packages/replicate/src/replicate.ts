@@ -14,11 +14,13 @@ import {
 } from './catalog.js';
 import { connect, describe, oneLine, redact, secretsOf, toolEnv } from './connection.js';
 import {
+  type CopyJob,
   copyLargeObjects,
   copyTable,
   hashLargeObjects,
   importSnapshot,
   nextSequenceValue,
+  planCopies,
   runPool,
   setSequences,
   type TableChecksum,
@@ -34,11 +36,14 @@ import {
   terminateSessions,
 } from './databases.js';
 import {
+  ATTACH_PHASE,
   type DumpStatement,
+  FOREIGN_KEY_PHASE,
   INDEX_PHASE,
   type PostDataJob,
   type PostDataPhase,
   planPostData,
+  referencedTable,
   settingName,
   splitDumpScript,
 } from './dump-script.js';
@@ -141,7 +146,7 @@ class Replication {
     const prepared = await this.step('db:replicate:prepare', `preparing to copy ${this.sourceWhere}`, () =>
       this.prepare(),
     );
-    const { method, reason, snapshotId, tables, sequences, largeObjects } = prepared;
+    const { method, reason, snapshotId, tables, sequences, largeObjects, sourceVersion } = prepared;
     const t1 = Date.now();
     let preDone = t1;
     let tableResults: TableReplication[];
@@ -158,7 +163,8 @@ class Replication {
       tableResults = await this.step(
         'db:replicate:copy',
         `copying ${tables.length} tables and ${largeObjects.length} large objects (and indexing each table once copied)`,
-        (progress) => this.copyRows(snapshotId, tables, sequences, largeObjects, phases, progress),
+        (progress) =>
+          this.copyRows(snapshotId, tables, sequences, largeObjects, phases, progress, sourceVersion >= 140000),
         (copied) =>
           `copied ${copied.reduce((sum, t) => sum + t.rows, 0)} rows (${mib(copied.reduce((sum, t) => sum + t.bytes, 0))}) in ${copied.length} tables`,
       );
@@ -330,6 +336,10 @@ class Replication {
       'SELECT pg_catalog.pg_export_snapshot() AS id, statement_timestamp() AS at',
     );
     const snapshotId = rows[0]!.id;
+    const sourceVersion = Number(
+      (await this.exporter.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`))
+        .rows[0]!.v,
+    );
     const snapshotAt = rows[0]!.at.toISOString();
     const sequences = await readSequences(this.exporter);
     const tables = await listTables(this.exporter);
@@ -390,6 +400,7 @@ class Replication {
       tables,
       sequences,
       largeObjects,
+      sourceVersion,
     };
   }
 
@@ -442,13 +453,25 @@ class Replication {
     largeObjects: string[],
     phases: PostDataPhase[],
     progress: Progress,
+    canSplit: boolean,
   ): Promise<TableReplication[]> {
     await this.openSourceSessions(snapshotId);
     await this.openTargetSessions();
     const results: TableReplication[] = [];
     let copiedBytes = 0;
-    type Job = { table: SourceTable } | { largeObjects: string[] } | { index: PostDataJob } | { checksum: SourceTable };
-    const copies: Job[] = tables.map((table) => ({ table }));
+    type Job = CopyJob | { largeObjects: string[] } | { index: PostDataJob } | { checksum: SourceTable };
+    const copies: Job[] = planCopies(tables, this.o.parallel, canSplit, this.o.splitTableBytes);
+    /** Parts still to copy, rows, bytes and start of the tables copied in parts. */
+    const parts = new Map<string, { left: number; rows: number; bytes: number; started: number }>();
+    for (const job of copies) {
+      if (!('part' in job) || job.part === undefined) continue;
+      if (job.part.index === 1) {
+        parts.set(job.table.dumpName, { left: job.part.count, rows: 0, bytes: 0, started: 0 });
+        progress(
+          `copying ${job.table.dumpName} (${mib(job.table.bytes)}) as ${job.part.count} page ranges at once (without FREEZE)`,
+        );
+      }
+    }
     for (let i = 0; i < largeObjects.length; i += LARGE_OBJECT_BATCH) {
       copies.push({ largeObjects: largeObjects.slice(i, i + LARGE_OBJECT_BATCH) });
     }
@@ -463,11 +486,39 @@ class Replication {
         return false;
       });
     }
+    // Foreign keys between copied tables wait for both tables and their keys (not for the other tables).
+    const keysLeft = new Map([...waiting].map(([table, jobs]) => [table, jobs.length]));
+    const keysDone = new Set<string>();
+    let foreignKeys: PostDataJob[] = [];
+    const fkPhase = phases.find((phase) => phase.label === FOREIGN_KEY_PHASE);
+    if (fkPhase && !phases.some((phase) => phase.label === ATTACH_PHASE)) {
+      fkPhase.jobs = fkPhase.jobs.filter((job) => {
+        const referenced = referencedTable(job);
+        if (job.table === undefined || referenced === undefined) return true;
+        if (!copied.has(job.table) || !copied.has(referenced)) return true;
+        foreignKeys.push(job);
+        return false;
+      });
+    }
     const ready: ({ index: PostDataJob } | { checksum: SourceTable })[] = [];
+    const sortReady = () => {
+      // Biggest tables first; a table's indexes before its checksum (a stable sort keeps that order).
+      const size = (job: (typeof ready)[number]) =>
+        sizeOf.get('index' in job ? job.index.table! : job.checksum.dumpName) ?? 0;
+      ready.sort((a, b) => size(b) - size(a));
+    };
+    const keysBuilt = (table: string) => {
+      keysDone.add(table);
+      const now = foreignKeys.filter((job) => keysDone.has(job.table!) && keysDone.has(referencedTable(job)!));
+      if (now.length === 0) return;
+      foreignKeys = foreignKeys.filter((job) => !now.includes(job));
+      ready.push(...now.map((index) => ({ index })));
+      sortReady();
+    };
     // After beforeSwap the copy is checksummed anyway: no point doing it now too.
     const checksumEarly = this.o.options.beforeSwap === undefined;
     const sizeOf = new Map(tables.map((table) => [table.dumpName, table.bytes]));
-    let copying = 0;
+    let running = 0;
     let failed = false;
     let wakeUp: (() => void)[] = [];
     const wake = () => {
@@ -476,29 +527,46 @@ class Replication {
     };
     let largeObjectsDone = 0;
     let indexesDone = 0;
+    let foreignKeysDone = 0;
     const sourceBusy: Promise<void>[] = [];
 
-    const copyOne = async (table: SourceTable, worker: number) => {
+    const copyOne = async ({ table, part }: CopyJob, worker: number) => {
       await sourceBusy[worker];
       const source = this.sourceSessions[worker]!;
       const target = this.targetSessions[worker]!.client;
       const started = Date.now();
+      const split = parts.get(table.dumpName);
+      if (split && split.started === 0) split.started = started;
+      const name = part ? `${table.dumpName} (part ${part.index} of ${part.count})` : table.dumpName;
       let lastReport = started;
       let bytes = 0;
-      const done = await this.guard(`copying ${table.dumpName}`, () =>
-        copyTable(source, target, table, (chunk) => {
-          bytes += chunk;
-          copiedBytes += chunk;
-          const now = Date.now();
-          if (now - lastReport >= 1000) {
-            lastReport = now;
-            progress(`copying ${table.dumpName}: ${mib(bytes)} (${rate(bytes, now - started)})`, {
-              current: copiedBytes,
-              unit: 'bytes',
-            });
-          }
-        }),
+      const piece = await this.guard(`copying ${name}`, () =>
+        copyTable(
+          source,
+          target,
+          table,
+          (chunk) => {
+            bytes += chunk;
+            copiedBytes += chunk;
+            const now = Date.now();
+            if (now - lastReport >= 1000) {
+              lastReport = now;
+              progress(`copying ${name}: ${mib(bytes)} (${rate(bytes, now - started)})`, {
+                current: copiedBytes,
+                unit: 'bytes',
+              });
+            }
+          },
+          part,
+        ),
       );
+      let done = piece;
+      if (split) {
+        split.rows += piece.rows;
+        split.bytes += piece.bytes;
+        if (--split.left > 0) return;
+        done = { rows: split.rows, bytes: split.bytes, ms: Date.now() - split.started };
+      }
       results.push({ name: table.dumpName, rows: done.rows, bytes: done.bytes, ms: done.ms });
       progress(
         `copied ${table.dumpName}: ${done.rows} rows, ${mib(done.bytes)} in ${formatDuration(done.ms)} (${rate(done.bytes, done.ms)})`,
@@ -508,10 +576,8 @@ class Replication {
       sourceBusy[worker] = this.sourceChecksum(source, table);
       ready.push(...(waiting.get(table.dumpName) ?? []).map((index) => ({ index })));
       if (checksumEarly) ready.push({ checksum: table });
-      // Biggest tables first; a table's indexes before its checksum (a stable sort keeps that order).
-      const size = (job: (typeof ready)[number]) =>
-        sizeOf.get('index' in job ? job.index.table! : job.checksum.dumpName) ?? 0;
-      ready.sort((a, b) => size(b) - size(a));
+      sortReady();
+      if (!keysLeft.get(table.dumpName)) keysBuilt(table.dumpName);
     };
 
     const worker = async (w: number) => {
@@ -521,18 +587,15 @@ class Replication {
         // Copies first: the biggest table, which bounds the whole, starts at once.
         const job: Job | undefined = copies.shift() ?? ready.shift();
         if (job === undefined) {
-          if (copying === 0) return;
+          // Running jobs may queue more: a copied table its keys and checksum, a key the foreign keys it allows.
+          if (running === 0) return;
           await new Promise<void>((resolve) => wakeUp.push(resolve));
           continue;
         }
+        running++;
         try {
           if ('table' in job) {
-            copying++;
-            try {
-              await copyOne(job.table, w);
-            } finally {
-              copying--;
-            }
+            await copyOne(job, w);
           } else if ('largeObjects' in job) {
             await sourceBusy[w];
             const bytes = await this.guard(`copying large objects to ${this.newWhere}`, () =>
@@ -547,7 +610,15 @@ class Replication {
             });
           } else if ('index' in job) {
             await this.runPostDataJob(this.targetSessions[w]!, job.index, 'db:replicate:copy');
-            indexesDone++;
+            if (job.index.type === 'FK CONSTRAINT') {
+              foreignKeysDone++;
+            } else {
+              indexesDone++;
+              const table = job.index.table!;
+              const left = keysLeft.get(table)! - 1;
+              keysLeft.set(table, left);
+              if (left === 0) keysBuilt(table);
+            }
           } else {
             await this.copyChecksum(this.targetSessions[w]!.client, job.checksum);
           }
@@ -555,6 +626,7 @@ class Replication {
           failed = true;
           throw error;
         } finally {
+          running--;
           wake();
         }
       }
@@ -562,6 +634,9 @@ class Replication {
     await Promise.all(Array.from({ length: this.o.parallel }, (_, w) => worker(w)));
     await Promise.all(sourceBusy);
     if (indexesDone > 0) progress(`built ${indexesDone} indexes and keys of copied tables`);
+    if (foreignKeysDone > 0) progress(`added ${foreignKeysDone} foreign keys between copied tables`);
+    // Not reached when a job failed; then the step fails anyway.
+    if (fkPhase && foreignKeys.length > 0) fkPhase.jobs.push(...foreignKeys);
     if (sequences.length > 0) {
       await this.guard('setting sequences', () => setSequences(this.targetSessions[0]!.client, sequences));
       progress(`set ${sequences.length} sequences to the source's values`);

@@ -81,6 +81,12 @@ export interface ReplicateOptions {
    * and swapped in, with its settings: whatever it changes is verified too. Throw to cancel the swap.
    */
   beforeSwap?: (newDatabase: ConnectionSettings) => Promise<void>;
+  /**
+   * A table at least this big (bytes) that would bound the copy (more than its share of the total per stream)
+   * is copied as several page ranges at once (sources on PostgreSQL 14+, `parallel` 3 or more), without
+   * `FREEZE`. Default 256 MiB; `Infinity` never splits.
+   */
+  splitTableBytes?: number;
   /** `maintenance_work_mem` of the sessions that build indexes on the new database. Default `256MB`. */
   maintenanceWorkMem?: string;
   /** Force a method instead of choosing; `copy` is refused when the source needs `dump-restore`. */
