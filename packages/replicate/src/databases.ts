@@ -8,15 +8,25 @@ export interface DatabaseState {
   exists: boolean;
   allowConnections: boolean;
   owner: string | null;
+  /** Its tablespace, when not the server's default one. */
+  tablespace: string | null;
 }
 
 export async function databaseState(client: pg.Client, name: string): Promise<DatabaseState> {
-  const { rows } = await client.query<{ allow: boolean; owner: string }>(
-    'SELECT datallowconn AS allow, pg_catalog.pg_get_userbyid(datdba) AS owner FROM pg_catalog.pg_database WHERE datname = $1',
+  const { rows } = await client.query<{ allow: boolean; owner: string; tablespace: string | null }>(
+    `SELECT d.datallowconn AS allow, pg_catalog.pg_get_userbyid(d.datdba) AS owner,
+            nullif(t.spcname, 'pg_default') AS tablespace
+       FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace
+      WHERE d.datname = $1`,
     [name],
   );
   const row = rows[0];
-  return { exists: row !== undefined, allowConnections: row?.allow ?? false, owner: row?.owner ?? null };
+  return {
+    exists: row !== undefined,
+    allowConnections: row?.allow ?? false,
+    owner: row?.owner ?? null,
+    tablespace: row?.tablespace ?? null,
+  };
 }
 
 /** Drops a database, ending its sessions first (`WITH (FORCE)`, PostgreSQL 13+). */
@@ -26,14 +36,15 @@ export async function dropDatabase(client: pg.Client, name: string): Promise<voi
 
 /**
  * Creates the database the copy is built in: from template0, with the source's encoding and locale, owned
- * by the owner of the database it will replace (when there is one).
+ * by the owner of the database it will replace (when there is one), in its tablespace.
  */
 export async function createDatabase(
   client: pg.Client,
   name: string,
   locale: DatabaseLocale,
-  owner: string | null,
+  like: Pick<DatabaseState, 'owner' | 'tablespace'>,
 ): Promise<void> {
+  const { owner, tablespace } = like;
   const parts = [
     `CREATE DATABASE ${quoteIdent(name)} WITH TEMPLATE template0`,
     `ENCODING ${quoteLiteral(locale.encoding)}`,
@@ -43,6 +54,7 @@ export async function createDatabase(
     parts.push(`LOCALE_PROVIDER icu ICU_LOCALE ${quoteLiteral(locale.icuLocale)}`);
   }
   if (owner) parts.push(`OWNER ${quoteIdent(owner)}`);
+  if (tablespace) parts.push(`TABLESPACE ${quoteIdent(tablespace)}`);
   await client.query(parts.join(' '));
 }
 

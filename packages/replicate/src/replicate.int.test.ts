@@ -15,6 +15,7 @@ import type { ReplicateOptions } from './types.js';
 const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
+const SMALL_DISK = '/small-disk';
 let src: TestPostgres;
 let dst: TestPostgres;
 
@@ -118,7 +119,11 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
 }
 
 beforeAll(async () => {
-  [src, dst] = await Promise.all([startPostgres('src'), startPostgres('dst')]);
+  // The target has a 24 MB tmpfs for a tablespace that fills up.
+  [src, dst] = await Promise.all([
+    startPostgres('src'),
+    startPostgres('dst', ['--tmpfs', `${SMALL_DISK}:rw,size=24m,mode=1777`]),
+  ]);
   await Promise.all([
     createDatabase(src, 'shop', SCHEMA + fill(1)),
     createDatabase(src, 'small', SCHEMA + fill(0.01)),
@@ -472,6 +477,35 @@ describe('replicateDatabase', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('fails in one line when the target disk fills up, drops the partial copy and keeps the target', async () => {
+    await run('docker', ['exec', '-u', 'postgres', dst.container, 'mkdir', '-p', `${SMALL_DISK}/ts`]);
+    await dst.query('app', `CREATE TABLESPACE small LOCATION '${SMALL_DISK}/ts'`);
+    await dst.query('app', 'CREATE DATABASE cramped TABLESPACE small');
+    await dst.query('cramped', OLD_TARGET);
+    const before = await contentOf(dst, 'cramped');
+    const error = await failure(replicateDatabase({ ...options('shop'), target: dst.settings('cramped') }));
+    expect(error.code).toBe('STEP_FAILED');
+    // The copy is built in the target's tablespace, which is too small for it.
+    expect(error.message).toMatch(
+      /^copying public\.\w+( \(part \d of \d\))? failed: could not extend file .*: No space left on device.* \(disk full\); cramped is untouched, the partial copy is dropped$/,
+    );
+    expect(await contentOf(dst, 'cramped')).toEqual(before);
+    expect(await dst.databases()).not.toContain('cramped__rel_new');
+    // The space is given back: a small copy fits now.
+    await createDatabase(
+      src,
+      'cramped',
+      'CREATE TABLE fresh (id int PRIMARY KEY); INSERT INTO fresh SELECT generate_series(1, 100);',
+    );
+    const result = await replicateDatabase(options('cramped'));
+    expect(result.verified.tables).toBe(1);
+    const [where] = await dst.query<{ spcname: string }>(
+      'app',
+      `SELECT t.spcname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = 'cramped'`,
+    );
+    expect(where?.spcname).toBe('small');
   });
 
   it('copies an empty source into a database that does not exist yet, with the local pg_dump', async () => {

@@ -376,7 +376,7 @@ class Replication {
     );
     this.throwIfAborted();
     try {
-      await createDatabase(this.maintenance, this.newName, locale, targetState.owner);
+      await createDatabase(this.maintenance, this.newName, locale, targetState);
     } catch (error) {
       const code = (error as { code?: string }).code;
       const hint = code === '42501' ? ' (the target user needs CREATEDB, or to be superuser)' : '';
@@ -1106,7 +1106,10 @@ class Replication {
     const lost =
       (code !== undefined && (CONNECTION_LOST.test(code) || /^E[A-Z]+$/.test(code))) ||
       /Connection terminated|ECONNRESET|ECONNREFUSED|socket|premature close/i.test(message);
-    return new RelError(lost ? 'UNREACHABLE' : 'STEP_FAILED', `${doing} failed: ${message}`, {
+    // disk_full: the copy is dropped right after, which gives the space back.
+    const full =
+      code === '53100' ? ` (disk full); ${this.o.target.database} is untouched, the partial copy is dropped` : '';
+    return new RelError(lost ? 'UNREACHABLE' : 'STEP_FAILED', `${doing} failed: ${message}${full}`, {
       cause: error,
       details: { ...(code ? { code } : {}) },
     });

@@ -74,7 +74,8 @@ export interface TestPostgres {
   remove(): Promise<void>;
 }
 
-export async function startPostgres(name: string): Promise<TestPostgres> {
+/** `dockerArgs`: more `docker run` options (e.g. a small `--tmpfs` for a tablespace that fills up). */
+export async function startPostgres(name: string, dockerArgs: readonly string[] = []): Promise<TestPostgres> {
   const container = `reltest-replicate-${name}-${randomBytes(4).toString('hex')}`;
   const password = `pw-${randomBytes(8).toString('hex')}`;
   await run('docker', [
@@ -92,6 +93,7 @@ export async function startPostgres(name: string): Promise<TestPostgres> {
     'POSTGRES_DB=app',
     '-p',
     '127.0.0.1:0:5432',
+    ...dockerArgs,
     POSTGRES_IMAGE,
   ]);
   let port = 0;
