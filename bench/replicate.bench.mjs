@@ -36,6 +36,8 @@ const MIN_BYTES = Number(process.env.BENCH_MIN_BYTES ?? 1024 ** 3);
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 4);
 // For tuning: maintenance_work_mem of rel's index builds (its default: 256MB), and which variants run.
 const MWM = process.env.BENCH_MWM;
+// splitTableBytes of rel (its default: 256 MiB; Infinity never splits the dominant table).
+const SPLIT = process.env.BENCH_SPLIT;
 const ONLY = process.env.BENCH_VARIANTS?.split(',');
 const IMAGE = '127.0.0.1:5000/rel-sample/postgres:15';
 
@@ -208,6 +210,7 @@ try {
           execTarget: dockerExec(dstName),
           parallel: PARALLEL,
           ...(MWM ? { maintenanceWorkMem: MWM } : {}),
+          ...(SPLIT ? { splitTableBytes: Number(SPLIT) } : {}),
           onEvent: (event) => relEvents.push(event),
         });
       },
