@@ -28,7 +28,10 @@ export class MonitorLogWriter {
 
   append(line: MonitorLogLine): void {
     if (this.fd === undefined) throw new Error(`monitor log ${this.path} is closed`);
-    const buffer = Buffer.from(`${safeJson(line) ?? '{}'}\n`);
+    // A check line holds only strings and numbers (runMonitor builds it from the probes' outcomes): plain JSON,
+    // without safeJson's per-value replacer. The other lines may carry an action's result: safeJson.
+    const text = line.type === 'check' ? JSON.stringify(line) : (safeJson(line) ?? '{}');
+    const buffer = Buffer.from(`${text}\n`);
     let offset = 0;
     while (offset < buffer.length) offset += writeSync(this.fd, buffer, offset);
     fdatasyncSync(this.fd);

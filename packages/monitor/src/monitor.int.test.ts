@@ -31,7 +31,9 @@ beforeEach(async () => {
   server.status = 200;
   server.pattern = undefined;
   server.delayMs = 0;
+  server.body = 'ok\n';
   server.requests = 0;
+  server.connections = 0;
   dir = await mkdtemp(join(tmpdir(), 'rel-monitor-int-'));
 });
 afterEach(async () => {
@@ -302,5 +304,60 @@ describe('runMonitor over real HTTP', () => {
     } finally {
       await probe.close?.();
     }
+  });
+});
+
+describe('httpProbe over real HTTP', () => {
+  const signal = () => new AbortController().signal;
+
+  it('opens a new connection per check; with keepAlive one serves every check', async () => {
+    const fresh = httpProbe({ name: 'api', url: server.url(), timeoutMs: 1000 });
+    for (let i = 0; i < 3; i++) expect(await fresh.check(signal())).toMatchObject({ ok: true, status: 200 });
+    await fresh.close?.();
+    expect(server.connections).toBe(3);
+
+    server.connections = 0;
+    const kept = httpProbe({ name: 'api', url: server.url(), timeoutMs: 1000, keepAlive: true });
+    for (let i = 0; i < 3; i++) expect(await kept.check(signal())).toMatchObject({ ok: true, status: 200 });
+    await kept.close?.();
+    expect(server.connections).toBe(1);
+    expect(server.requests).toBe(6);
+  });
+
+  it('a request past the timeout fails at the timeout, and the next check gets an answer again', async () => {
+    for (const keepAlive of [false, true]) {
+      const probe = httpProbe({ name: 'api', url: server.url(), timeoutMs: 150, keepAlive });
+      server.delayMs = 1000;
+      const started = Date.now();
+      expect(await probe.check(signal())).toEqual({ ok: false, error: 'timeout after 150ms' });
+      expect(Date.now() - started).toBeLessThan(600);
+      server.delayMs = 0;
+      expect(await probe.check(signal())).toMatchObject({ ok: true, status: 200 });
+      await probe.close?.();
+    }
+  });
+
+  it('an aborted signal ends the request at once', async () => {
+    server.delayMs = 1000;
+    const probe = httpProbe({ name: 'api', url: server.url(), timeoutMs: 5000 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const started = Date.now();
+    expect(await probe.check(controller.signal)).toEqual({ ok: false, error: 'aborted' });
+    expect(Date.now() - started).toBeLessThan(600);
+    await probe.close?.();
+  });
+
+  it('reads a large body only as far as it needs to', async () => {
+    server.body = `${'x'.repeat(2 * 1024 * 1024)}ok\n`;
+    const drained = httpProbe({ name: 'api', url: server.url(), timeoutMs: 2000 });
+    expect(await drained.check(signal())).toMatchObject({ ok: true, status: 200 });
+    // the marker lies past the first MiB: not found
+    const marker = httpProbe({ name: 'api', url: server.url(), timeoutMs: 2000, expectBody: 'ok' });
+    expect(await marker.check(signal())).toMatchObject({ ok: false, status: 200, error: 'body does not match "ok"' });
+    server.body = `ok\n${'x'.repeat(2 * 1024 * 1024)}`;
+    expect(await marker.check(signal())).toMatchObject({ ok: true, status: 200 });
+    await drained.close?.();
+    await marker.close?.();
   });
 });

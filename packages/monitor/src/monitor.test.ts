@@ -185,6 +185,50 @@ describe('runMonitor verdicts', () => {
     ]);
     expect(first?.type === 'check' && first.durationMs).toBe(200);
   });
+
+  it('each probe fails at its own timeout; a probe that answered in time is never aborted', async () => {
+    const hang = (name: string, timeoutMs: number) => ({
+      name,
+      kind: 'fake',
+      timeoutMs,
+      aborted: [] as number[],
+      check(signal: AbortSignal) {
+        signal.addEventListener('abort', () => this.aborted.push(Date.now() - T0));
+        return new Promise<ProbeSample>(() => {});
+      },
+    });
+    const short = hang('short', 100);
+    const long = hang('long', 300);
+    const fast = fakeProbe('fast', undefined, () => 5, 100);
+    let fastSignal: AbortSignal | undefined;
+    const spied = {
+      ...fast,
+      check: (signal: AbortSignal) => {
+        fastSignal = signal;
+        return fast.check(signal);
+      },
+    };
+    const path = join(dir, 'log.jsonl');
+    const result = await settle(
+      runMonitor({
+        probes: [short, long, spied],
+        intervalMs: 1000,
+        durationMs: 500,
+        log: { path },
+      }),
+    );
+    expect(result.summary.checks).toBe(1);
+    const check = parseMonitorLog(await readFile(path, 'utf8')).find((l) => l.type === 'check');
+    expect(check?.type === 'check' && check.probes).toEqual([
+      { probe: 'short', verdict: 'fail', error: 'timeout after 100ms' },
+      { probe: 'long', verdict: 'fail', error: 'timeout after 300ms' },
+      { probe: 'fast', verdict: 'pass', status: 200, latencyMs: 3 },
+    ]);
+    expect(check?.type === 'check' && check.durationMs).toBe(300);
+    expect(short.aborted).toEqual([100]);
+    expect(long.aborted).toEqual([300]);
+    expect(fastSignal?.aborted).toBe(false);
+  });
 });
 
 describe('runMonitor breach and action', () => {

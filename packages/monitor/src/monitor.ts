@@ -1,7 +1,7 @@
 import { type EventSink, errorMessage, formatDuration, ignoreEvents, log, RelError, runStep, sleep } from '@rel/core';
 import { MonitorLogWriter, safeJson } from './log.js';
 import { definePolicy, describeFailure, formatBytes, type PolicyOptions } from './policy.js';
-import { runProbe } from './probes.js';
+import { runProbes } from './probes.js';
 import { figuresOfSummary, writePrometheusTextfile } from './prometheus.js';
 import { SummaryTracker } from './stats.js';
 import type {
@@ -171,7 +171,7 @@ export async function runMonitor<T = unknown>(options: RunMonitorOptions<T>): Pr
         break;
       }
       const checkStarted = now();
-      const outcomes = await Promise.all(probes.map((probe) => runProbe(probe, signal)));
+      const outcomes = await runProbes(probes, signal);
       // A check cut short by the signal says nothing about the service: it is not recorded.
       if (signal.aborted) {
         outcome = 'stopped';

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { LatencyFigures, MonitorSummary } from './types.js';
@@ -26,6 +25,9 @@ export interface PrometheusFigures {
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Part of the textfile's temporary names (with the pid and a counter): random per module instance. */
+const TEMP_TOKEN = Math.random().toString(16).slice(2, 10);
+let temporaries = 0;
 const RESERVED_LABELS = new Set(['probe', 'quantile']);
 
 /** The figures of a run so far (or its end): what `runMonitor` writes after every check. */
@@ -60,71 +62,65 @@ export function renderPrometheusText(figures: PrometheusFigures): string {
     }
     if (typeof value !== 'string') badInput(`Prometheus label ${name}`, value, 'expected a string');
   }
-  const out: string[] = [];
-  const metric = (name: string, type: string, help: string, samples: [Record<string, string>, number][]) => {
-    if (samples.length === 0) return;
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) out.push(`${name}${renderLabels({ ...base, ...labels })} ${number(value)}`);
+  // Rendered once: the base labels come first in every label set (`probe` and `quantile` are never among them).
+  const baseText = labelPairs(base);
+  const withProbe = new Map<string, string>();
+  const labelled = (probe?: string, quantile?: string): string => {
+    let text = baseText;
+    if (probe !== undefined) {
+      let pair = withProbe.get(probe);
+      if (pair === undefined) {
+        pair = `probe="${escapeLabel(probe)}"`;
+        withProbe.set(probe, pair);
+      }
+      text += `${text ? ',' : ''}${pair}`;
+    }
+    if (quantile !== undefined) text += `${text ? ',' : ''}quantile="${quantile}"`;
+    return text ? `{${text}}` : '';
+  };
+  let out = '';
+  const header = (name: string, type: string, help: string) => {
+    out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  };
+  const sample = (name: string, labels: string, value: number) => {
+    out += `${name}${labels} ${number(value)}\n`;
   };
   const probes = figures.probes ?? [];
-  metric('rel_monitor_checks_total', 'counter', 'Checks run (one check runs every probe once).', [
-    [{}, figures.checks],
-  ]);
-  metric('rel_monitor_failures_total', 'counter', 'Checks that failed (any probe failed).', [[{}, figures.failures]]);
-  metric('rel_monitor_consecutive_failures', 'gauge', 'Failed checks in a row, up to the last one.', [
-    [{}, figures.consecutiveFailures],
-  ]);
-  metric('rel_monitor_up', 'gauge', '1 when the last check passed.', [[{}, figures.up ? 1 : 0]]);
-  metric(
-    'rel_monitor_last_check_timestamp_seconds',
-    'gauge',
-    'When the last check ran, seconds since the epoch.',
-    figures.lastCheckAt === null ? [] : [[{}, figures.lastCheckAt / 1000]],
-  );
-  metric(
-    'rel_monitor_probe_up',
-    'gauge',
-    '1 when the probe passed in the last check.',
-    probes.filter((p) => p.up !== undefined).map((p) => [{ probe: p.probe }, p.up ? 1 : 0]),
-  );
-  const latency: [Record<string, string>, number][] = [];
-  const latencySum: [Record<string, string>, number][] = [];
-  const latencyCount: [Record<string, string>, number][] = [];
-  for (const p of probes) {
-    if (!p.latencyMs) continue;
-    const figuresMs = p.latencyMs;
-    for (const [quantile, value] of [
-      ['0.5', figuresMs.p50],
-      ['0.95', figuresMs.p95],
-      ['0.99', figuresMs.p99],
-    ] as const) {
-      latency.push([{ probe: p.probe, quantile }, value / 1000]);
-    }
-    latencySum.push([{ probe: p.probe }, figuresMs.sumMs / 1000]);
-    latencyCount.push([{ probe: p.probe }, figuresMs.count]);
+  header('rel_monitor_checks_total', 'counter', 'Checks run (one check runs every probe once).');
+  sample('rel_monitor_checks_total', labelled(), figures.checks);
+  header('rel_monitor_failures_total', 'counter', 'Checks that failed (any probe failed).');
+  sample('rel_monitor_failures_total', labelled(), figures.failures);
+  header('rel_monitor_consecutive_failures', 'gauge', 'Failed checks in a row, up to the last one.');
+  sample('rel_monitor_consecutive_failures', labelled(), figures.consecutiveFailures);
+  header('rel_monitor_up', 'gauge', '1 when the last check passed.');
+  sample('rel_monitor_up', labelled(), figures.up ? 1 : 0);
+  if (figures.lastCheckAt !== null) {
+    header('rel_monitor_last_check_timestamp_seconds', 'gauge', 'When the last check ran, seconds since the epoch.');
+    sample('rel_monitor_last_check_timestamp_seconds', labelled(), figures.lastCheckAt / 1000);
   }
-  if (latency.length > 0) {
-    out.push(
-      '# HELP rel_monitor_latency_seconds Response time of a probe over the run (nearest-rank quantiles).',
-      '# TYPE rel_monitor_latency_seconds summary',
-    );
-    for (const [labels, value] of latency) {
-      out.push(`rel_monitor_latency_seconds${renderLabels({ ...base, ...labels })} ${number(value)}`);
-    }
-    for (const [labels, value] of latencySum) {
-      out.push(`rel_monitor_latency_seconds_sum${renderLabels({ ...base, ...labels })} ${number(value)}`);
-    }
-    for (const [labels, value] of latencyCount) {
-      out.push(`rel_monitor_latency_seconds_count${renderLabels({ ...base, ...labels })} ${number(value)}`);
-    }
+  const up = probes.filter((p) => p.up !== undefined);
+  if (up.length > 0) {
+    header('rel_monitor_probe_up', 'gauge', '1 when the probe passed in the last check.');
+    for (const p of up) sample('rel_monitor_probe_up', labelled(p.probe), p.up ? 1 : 0);
   }
-  metric(
-    'rel_monitor_memory_bytes',
-    'gauge',
-    'Memory reported by a resource probe in its last sample.',
-    probes.filter((p) => typeof p.memoryBytes === 'number').map((p) => [{ probe: p.probe }, p.memoryBytes!]),
-  );
-  return `${out.join('\n')}\n`;
+  const timed = probes.filter((p) => p.latencyMs);
+  if (timed.length > 0) {
+    header('rel_monitor_latency_seconds', 'summary', 'Response time of a probe over the run (nearest-rank quantiles).');
+    for (const p of timed) {
+      const figuresMs = p.latencyMs!;
+      sample('rel_monitor_latency_seconds', labelled(p.probe, '0.5'), figuresMs.p50 / 1000);
+      sample('rel_monitor_latency_seconds', labelled(p.probe, '0.95'), figuresMs.p95 / 1000);
+      sample('rel_monitor_latency_seconds', labelled(p.probe, '0.99'), figuresMs.p99 / 1000);
+    }
+    for (const p of timed) sample('rel_monitor_latency_seconds_sum', labelled(p.probe), p.latencyMs!.sumMs / 1000);
+    for (const p of timed) sample('rel_monitor_latency_seconds_count', labelled(p.probe), p.latencyMs!.count);
+  }
+  const memory = probes.filter((p) => typeof p.memoryBytes === 'number');
+  if (memory.length > 0) {
+    header('rel_monitor_memory_bytes', 'gauge', 'Memory reported by a resource probe in its last sample.');
+    for (const p of memory) sample('rel_monitor_memory_bytes', labelled(p.probe), p.memoryBytes!);
+  }
+  return out;
 }
 
 /**
@@ -135,7 +131,10 @@ export function renderPrometheusText(figures: PrometheusFigures): string {
  */
 export async function writePrometheusTextfile(path: string, figures: PrometheusFigures): Promise<void> {
   const text = renderPrometheusText(figures);
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  // Never used twice: the process, a random token of this module instance (one per thread) and a counter.
+  // Created exclusively (`wx`), so a file or link already there under that name is never written through.
+  temporaries += 1;
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${TEMP_TOKEN}-${temporaries}.tmp`);
   try {
     writeFileSync(temp, text, { flag: 'wx', mode: 0o644 });
     renameSync(temp, path);
@@ -145,13 +144,17 @@ export async function writePrometheusTextfile(path: string, figures: PrometheusF
   }
 }
 
-function renderLabels(labels: Record<string, string>): string {
-  const entries = Object.entries(labels);
-  if (entries.length === 0) return '';
-  return `{${entries.map(([name, value]) => `${name}="${escapeLabel(value)}"`).join(',')}}`;
+/** `name="value",...` of a label set, without the braces; '' for none. */
+function labelPairs(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([name, value]) => `${name}="${escapeLabel(value)}"`)
+    .join(',');
 }
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 

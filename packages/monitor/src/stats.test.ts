@@ -80,6 +80,21 @@ describe('SummaryTracker', () => {
     ]);
   });
 
+  it('gives the same latency figures as sorting every response time, check after check', () => {
+    const tracker = new SummaryTracker(['api']);
+    const seen: number[] = [];
+    let seed = 7;
+    for (let i = 1; i <= 300; i++) {
+      seed = (seed * 16807) % 2147483647;
+      const latencyMs = Math.round((seed % 5000) / 10) / 10;
+      seen.push(latencyMs);
+      tracker.record(check(i, 'pass', { api: { status: 200, latencyMs } }));
+      expect(tracker.probeSummaries()[0]!.latencyMs).toEqual(latencyFigures(seen));
+    }
+    const summary = tracker.summary({ outcome: 'passed', reason: 'ok', startedAt: 0, endedAt: 1 });
+    expect(summary.latencyMs).toEqual(latencyFigures(seen));
+  });
+
   it('adds up the memory of several probes within one check for the peak', () => {
     const tracker = new SummaryTracker();
     tracker.record(check(1, 'pass', { a: { memoryBytes: 100 }, b: { memoryBytes: 50 } }));

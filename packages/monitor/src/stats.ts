@@ -10,7 +10,12 @@ export function nearestRank(sorted: readonly number[], q: number): number {
 /** p50/p95/p99/max (nearest rank) of response times; `null` for none. */
 export function latencyFigures(values: readonly number[]): LatencyFigures | null {
   if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
+  return figuresOfSorted([...values].sort((a, b) => a - b));
+}
+
+/** `latencyFigures` of a list already in ascending order (not copied). */
+function figuresOfSorted(sorted: readonly number[]): LatencyFigures | null {
+  if (sorted.length === 0) return null;
   let sum = 0;
   for (const value of sorted) sum += value;
   return {
@@ -23,9 +28,23 @@ export function latencyFigures(values: readonly number[]): LatencyFigures | null
   };
 }
 
+/** Puts `value` into the ascending list `sorted` (binary search, then one insert). */
+function insertSorted(sorted: number[], value: number): void {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! <= value) low = middle + 1;
+    else high = middle;
+  }
+  if (low === sorted.length) sorted.push(value);
+  else sorted.splice(low, 0, value);
+}
+
 interface ProbeTotals {
   checks: number;
   failures: number;
+  /** Response times in ascending order, kept sorted as they come: the figures after every check sort nothing. */
   latencies: number[];
   peakMemoryBytes: number | null;
   lastMemoryBytes: number | null;
@@ -63,7 +82,7 @@ export class SummaryTracker {
       const totals = this.probe(outcome.probe);
       totals.checks += 1;
       if (outcome.verdict === 'fail') totals.failures += 1;
-      if (outcome.latencyMs !== undefined) totals.latencies.push(outcome.latencyMs);
+      if (outcome.latencyMs !== undefined) insertSorted(totals.latencies, outcome.latencyMs);
       if (outcome.memoryBytes !== undefined) {
         totals.lastMemoryBytes = outcome.memoryBytes;
         totals.peakMemoryBytes = Math.max(totals.peakMemoryBytes ?? 0, outcome.memoryBytes);
@@ -81,7 +100,7 @@ export class SummaryTracker {
       probe,
       checks: totals.checks,
       failures: totals.failures,
-      latencyMs: latencyFigures(totals.latencies),
+      latencyMs: figuresOfSorted(totals.latencies),
       peakMemoryBytes: totals.peakMemoryBytes,
       lastMemoryBytes: totals.lastMemoryBytes,
       peakCpuPercent: totals.peakCpuPercent,
@@ -90,7 +109,9 @@ export class SummaryTracker {
 
   summary(fields: { outcome: MonitorOutcome; reason: string; startedAt: number; endedAt: number }): MonitorSummary {
     const all: number[] = [];
-    for (const totals of this.probes.values()) all.push(...totals.latencies);
+    for (const totals of this.probes.values()) {
+      for (const value of totals.latencies) all.push(value);
+    }
     return {
       outcome: fields.outcome,
       reason: fields.reason,

@@ -18,6 +18,8 @@ export interface TestServer {
   /** Body of 2xx answers. */
   body: string;
   requests: number;
+  /** TCP connections accepted. */
+  connections: number;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function startTestServer(): Promise<TestServer> {
     delayMs: 0,
     body: 'ok\n',
     requests: 0,
+    connections: 0,
     close: async () => {},
   };
   const server: Server = createServer((request, response) => {
@@ -47,6 +50,9 @@ export async function startTestServer(): Promise<TestServer> {
     };
     const timer = setTimeout(answer, state.delayMs);
     timers.add(timer);
+  });
+  server.on('connection', () => {
+    state.connections += 1;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
