@@ -26,7 +26,8 @@ export async function findContainers(client: DockerClient, query: FindContainers
   } catch (error) {
     throw engineError(client, error, `listing the containers of project ${query.project}`);
   }
-  return list.map(toContainerInfo).sort((a, b) => a.name.localeCompare(b.name));
+  // Ordered by code units: localeCompare would load ICU's collator (about 10 ms of CPU at a command's start).
+  return list.map(toContainerInfo).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function toContainerInfo(container: Dockerode.ContainerInfo): ContainerInfo {

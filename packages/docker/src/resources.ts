@@ -48,7 +48,7 @@ async function networksNamed(client: DockerClient, name: string): Promise<Docker
   }
   return networks
     .filter((network) => network.Name === name)
-    .sort((a, b) => compareCreated(a.Created, b.Created) || a.Id.localeCompare(b.Id));
+    .sort((a, b) => compareCreated(a.Created, b.Created) || (a.Id < b.Id ? -1 : a.Id > b.Id ? 1 : 0));
 }
 
 /** Orders the engine's RFC 3339 timestamps, whose fractions have up to 9 digits (trailing zeros dropped). */
@@ -60,7 +60,8 @@ function compareCreated(a: string, b: string): number {
   };
   const [secondsA, fractionA] = parse(a);
   const [secondsB, fractionB] = parse(b);
-  return secondsA - secondsB || fractionA.localeCompare(fractionB);
+  // the fractions are digits of one length: code-unit order is numeric order (and needs no ICU collator)
+  return secondsA - secondsB || (fractionA < fractionB ? -1 : fractionA > fractionB ? 1 : 0);
 }
 
 /** Removes the network(s) of that name; none is fine. Returns whether one existed. */
