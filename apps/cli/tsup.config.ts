@@ -9,6 +9,10 @@ import { defineConfig } from 'tsup';
 // 0.43 s of CPU, now 0.22 s). pg and the database libraries stay external (loaded by db commands only).
 const unused = ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'ssh2', 'uuid'];
 const stub = fileURLToPath(new URL('./src/bundle/unused-module.cjs', import.meta.url));
+// `undici` (the package's index) resolves to the part of it rel uses: src/bundle/undici.mjs says why. Its
+// HTTP/2 connector loads on first use: src/bundle/undici-client-h2.cjs.
+const undiciLean = fileURLToPath(new URL('./src/bundle/undici.mjs', import.meta.url));
+const undiciLazyH2 = fileURLToPath(new URL('./src/bundle/undici-client-h2.cjs', import.meta.url));
 
 export default defineConfig({
   entry: ['src/index.ts', 'src/cli.ts'],
@@ -38,6 +42,15 @@ export default defineConfig({
       setup(build) {
         const filter = new RegExp(`^(${unused.map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
         build.onResolve({ filter }, () => ({ path: stub }));
+      },
+    },
+    {
+      name: 'undici-without-fetch',
+      setup(build) {
+        build.onResolve({ filter: /^undici$/ }, () => ({ path: undiciLean }));
+        build.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+          /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/.test(args.importer) ? { path: undiciLazyH2 } : undefined,
+        );
       },
     },
   ],

@@ -1,10 +1,10 @@
 import { formatDuration, parseDuration, RelError } from '@rel/core';
+import { connectDocker } from '@rel/docker';
 import type { CommandContext, CommandModule } from '../commands.js';
 import type { MonitorConfig } from '../config/schema.js';
 import { parseShare, parseSize, parseWholeNumber } from '../config/units.js';
 import { EXIT } from '../exit-codes.js';
 import { monitorLive, writeMonitorReport } from '../flows/monitor.js';
-import { dockerClient } from './docker.js';
 
 /** The config's monitor section with the command line's options on top; each bad value is one BAD_INPUT line. */
 export function monitorPolicy(base: MonitorConfig, options: CommandContext['options']): MonitorConfig {
@@ -86,7 +86,9 @@ export const monitorCommand: CommandModule = {
       );
       return EXIT.OK;
     }
-    const docker = await dockerClient();
+    // No separate ping: the watch's first call to the engine (listing the live environment's containers) fails
+    // the same way when the engine cannot be reached, and one round trip less is start-up CPU saved.
+    const docker = connectDocker();
     const result = await monitorLive({
       config,
       docker,

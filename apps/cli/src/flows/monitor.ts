@@ -12,7 +12,6 @@ import {
   resourceProbe,
   runMonitor,
 } from '@rel/monitor';
-import { Agent } from 'undici';
 import type { MonitorConfig, RelConfig } from '../config/schema.js';
 import { acquireReleaseLock } from '../lock.js';
 import { type RollbackResult, readLive, requireNginx, rollbackTo } from './switch.js';
@@ -112,16 +111,15 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
   const rollbackTarget = state?.previous ?? otherEnvironment(live);
   const ports = config.environments[live];
   // Through nginx, every check opens a new connection (as a new visitor would; a reload's exiting workers
-  // close kept-alive ones). The direct checks keep theirs alive between checks: half the CPU per check,
-  // and a stopped container still fails the next check (its connections close with it).
-  const direct = new Agent({ connections: 1 });
-  const http = (name: string, url: string, dispatcher?: Agent) =>
-    httpProbe({ name, url, timeoutMs: policy.timeoutMs, expectStatus: 200, ...(dispatcher ? { dispatcher } : {}) });
+  // close kept-alive ones). The direct checks keep theirs alive between checks (when the server allows it):
+  // half the CPU per check, and a stopped container still fails the next check (its connections close with it).
+  const http = (name: string, url: string, keepAlive = false) =>
+    httpProbe({ name, url, timeoutMs: policy.timeoutMs, expectStatus: 200, keepAlive });
   const probes: Probe[] = [
     http('public', `${nginx.publicUrl}${nginx.verify.path}`),
-    http('api', `http://127.0.0.1:${ports.apiPort}${config.backend.health.path}`, direct),
+    http('api', `http://127.0.0.1:${ports.apiPort}${config.backend.health.path}`, true),
     ...(nginx.upstreams.client
-      ? [http('client', `http://127.0.0.1:${ports.clientPort}${config.frontend.health.path}`, direct)]
+      ? [http('client', `http://127.0.0.1:${ports.clientPort}${config.frontend.health.path}`, true)]
       : []),
     ...(options.extraUrl ? [http('url', options.extraUrl)] : []),
   ];
@@ -177,7 +175,6 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
     });
   } finally {
     resources.close();
-    await direct.close().catch(() => undefined);
   }
   const { reportPath } = await writeMonitorReport(logPath, { title: `${config.project}: ${live}` });
   return { live, rollbackTarget, monitor, logPath, reportPath, textfile: policy.textfile };

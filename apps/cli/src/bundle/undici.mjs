@@ -1,0 +1,77 @@
+// The part of undici the rel CLI uses, bundled in place of undici's index (see tsup.config.ts). The index also
+// loads fetch, WebSocket, EventSource, the cache, mock and proxy agents and, through them, Node's own copy of
+// undici: about 60 ms of CPU at every start for code rel never runs. These are the same classes and the same
+// request function (the index's makeDispatcher, below); only less is loaded. Naming an export this module
+// does not have fails the build.
+
+import api from 'undici/lib/api/index.js';
+import errors from 'undici/lib/core/errors.js';
+import util from 'undici/lib/core/util.js';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import Client from 'undici/lib/dispatcher/client.js';
+import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
+import globalDispatcher from 'undici/lib/global.js';
+
+// as undici's index does: dispatcher.request(), .stream(), ... on every dispatcher
+Object.assign(Dispatcher.prototype, api);
+
+const { InvalidArgumentError } = errors;
+const { getGlobalDispatcher } = globalDispatcher;
+
+/** undici's index.js makeDispatcher (undici 7), unchanged. */
+function makeDispatcher(fn) {
+  return (url, opts, handler) => {
+    if (typeof opts === 'function') {
+      handler = opts;
+      opts = null;
+    }
+
+    if (!url || (typeof url !== 'string' && typeof url !== 'object' && !(url instanceof URL))) {
+      throw new InvalidArgumentError('invalid url');
+    }
+
+    if (opts != null && typeof opts !== 'object') {
+      throw new InvalidArgumentError('invalid opts');
+    }
+
+    if (opts && opts.path != null) {
+      if (typeof opts.path !== 'string') {
+        throw new InvalidArgumentError('invalid opts.path');
+      }
+
+      let path = opts.path;
+      if (!opts.path.startsWith('/')) {
+        path = `/${path}`;
+      }
+
+      url = new URL(util.parseOrigin(url).origin + path);
+    } else {
+      if (!opts) {
+        opts = typeof url === 'object' ? url : {};
+      }
+
+      url = util.parseURL(url);
+    }
+
+    const { agent, dispatcher = getGlobalDispatcher() } = opts;
+
+    if (agent) {
+      throw new InvalidArgumentError('unsupported opts.agent. Did you mean opts.client?');
+    }
+
+    return fn.call(
+      dispatcher,
+      {
+        ...opts,
+        origin: url.origin,
+        path: url.search ? `${url.pathname}${url.search}` : url.pathname,
+        method: opts.method || (opts.body ? 'PUT' : 'GET'),
+      },
+      handler,
+    );
+  };
+}
+
+const request = makeDispatcher(api.request);
+
+export { Agent, Client, Dispatcher, errors, request };
