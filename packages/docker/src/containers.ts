@@ -2,6 +2,7 @@ import { type EventSink, ignoreEvents, RelError, runStep, sleep } from '@rel/cor
 import type Dockerode from 'dockerode';
 import { engineError, engineMessage, shortId, statusOf } from './client.js';
 import { LABELS } from './labels.js';
+import { compareCodeUnits } from './order.js';
 import type { ContainerInfo, DockerClient, PortBinding } from './types.js';
 
 export interface FindContainersQuery {
@@ -26,8 +27,7 @@ export async function findContainers(client: DockerClient, query: FindContainers
   } catch (error) {
     throw engineError(client, error, `listing the containers of project ${query.project}`);
   }
-  // Ordered by code units: localeCompare would load ICU's collator (about 10 ms of CPU at a command's start).
-  return list.map(toContainerInfo).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return list.map(toContainerInfo).sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 function toContainerInfo(container: Dockerode.ContainerInfo): ContainerInfo {

@@ -1,6 +1,7 @@
 import { RelError } from '@rel/core';
 import type Dockerode from 'dockerode';
 import { engineError, statusOf } from './client.js';
+import { compareCodeUnits } from './order.js';
 import type { DockerClient } from './types.js';
 
 /**
@@ -48,7 +49,7 @@ async function networksNamed(client: DockerClient, name: string): Promise<Docker
   }
   return networks
     .filter((network) => network.Name === name)
-    .sort((a, b) => compareCreated(a.Created, b.Created) || (a.Id < b.Id ? -1 : a.Id > b.Id ? 1 : 0));
+    .sort((a, b) => compareCreated(a.Created, b.Created) || compareCodeUnits(a.Id, b.Id));
 }
 
 /** Orders the engine's RFC 3339 timestamps, whose fractions have up to 9 digits (trailing zeros dropped). */
@@ -60,8 +61,8 @@ function compareCreated(a: string, b: string): number {
   };
   const [secondsA, fractionA] = parse(a);
   const [secondsB, fractionB] = parse(b);
-  // the fractions are digits of one length: code-unit order is numeric order (and needs no ICU collator)
-  return secondsA - secondsB || (fractionA < fractionB ? -1 : fractionA > fractionB ? 1 : 0);
+  // the fractions are digits of one length: code-unit order is numeric order
+  return secondsA - secondsB || compareCodeUnits(fractionA, fractionB);
 }
 
 /** Removes the network(s) of that name; none is fine. Returns whether one existed. */
