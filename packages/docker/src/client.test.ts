@@ -15,6 +15,9 @@ describe('connectDocker', () => {
     const client = connectDocker();
     expect(client.endpoint).toBe('unix:///var/run/docker.sock');
     expect(client.docker.modem).toMatchObject({ socketPath: '/var/run/docker.sock' });
+    // an IP literal as Host: Node does not compile its IPv6 pattern to test `localhost` (client.int.test.ts
+    // shows the engine answering through it)
+    expect(client.docker.modem).toMatchObject({ headers: { host: '127.0.0.1' } });
   });
 
   it('follows DOCKER_HOST, but an explicit host wins over it', () => {

@@ -25,7 +25,15 @@ export function connectDocker(options: ConnectDockerOptions = {}): DockerClient 
     const socketPath = host.slice('unix://'.length);
     if (!socketPath) throw new RelError('CONFIG', `invalid Docker host ${JSON.stringify(host)}: no socket path`);
     return {
-      docker: new Dockerode({ socketPath, host: undefined, port: undefined, protocol: undefined }),
+      // Host header 127.0.0.1 (the engine ignores it on a socket): Node otherwise tests the default `localhost`
+      // against its IPv6 pattern to choose a TLS server name, compiling that pattern: ~7 ms of CPU per process.
+      docker: new Dockerode({
+        socketPath,
+        host: undefined,
+        port: undefined,
+        protocol: undefined,
+        headers: { host: '127.0.0.1' },
+      }),
       endpoint: host,
     };
   }
