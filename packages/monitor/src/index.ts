@@ -1,6 +1,6 @@
 export { parseMonitorLog, readMonitorLog } from './log.js';
 export type { MonitorActionContext, RunMonitorOptions } from './monitor.js';
-export { DEFAULT_DURATION_MS, DEFAULT_INTERVAL_MS, runMonitor } from './monitor.js';
+export { DEFAULT_DURATION_MS, DEFAULT_INTERVAL_MS, DEFAULT_TEXTFILE_INTERVAL_MS, runMonitor } from './monitor.js';
 export type { PolicyOptions } from './policy.js';
 export { DEFAULT_CONSECUTIVE_FAILURES, definePolicy } from './policy.js';
 export type { HttpProbeOptions, ResourceProbeOptions, ResourceSample } from './probes.js';

@@ -52,7 +52,7 @@ async function completeLog(path: string): Promise<MonitorLogLine[]> {
 const checksOf = (lines: MonitorLogLine[]) => lines.filter((l): l is MonitorCheckLine => l.type === 'check');
 
 describe('runMonitor over real HTTP', () => {
-  it('a healthy server passes for the whole duration; the Prometheus file follows every check', async () => {
+  it('a healthy server passes for the whole duration; the Prometheus file follows every check (minIntervalMs 0)', async () => {
     const log = join(dir, 'monitor.jsonl');
     const prom = join(dir, 'rel_monitor.prom');
     const seen: number[] = [];
@@ -62,7 +62,7 @@ describe('runMonitor over real HTTP', () => {
       intervalMs: 100,
       durationMs: 1500,
       log: { path: log },
-      prometheus: { path: prom },
+      prometheus: { path: prom, minIntervalMs: 0 },
       labels: { environment: 'green' },
       onEvent: (event) => {
         if (event.type !== 'step:progress') return;

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,7 +187,7 @@ describe('runMonitor verdicts', () => {
     expect(first?.type === 'check' && first.durationMs).toBe(200);
   });
 
-  it('each probe fails at its own timeout; a probe that answered in time is never aborted', async () => {
+  it('each probe fails at its own timeout; a probe that answered in time is not aborted by a slower one with another timeout', async () => {
     const hang = (name: string, timeoutMs: number) => ({
       name,
       kind: 'fake',
@@ -199,7 +200,7 @@ describe('runMonitor verdicts', () => {
     });
     const short = hang('short', 100);
     const long = hang('long', 300);
-    const fast = fakeProbe('fast', undefined, () => 5, 100);
+    const fast = fakeProbe('fast', undefined, () => 5, 200);
     let fastSignal: AbortSignal | undefined;
     const spied = {
       ...fast,
@@ -379,6 +380,47 @@ describe('runMonitor stop', () => {
   });
 });
 
+describe('runMonitor Prometheus textfile', () => {
+  /** What the textfile said (its checks counter) each time the probe ran, i.e. after the checks before it. */
+  async function textfileSeen(answers: (n: number) => ProbeSample, minIntervalMs?: number) {
+    const path = join(dir, 'rel.prom');
+    const seen: (number | null)[] = [];
+    const counter = () => {
+      const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+      const match = /^rel_monitor_checks_total (\d+)$/m.exec(text);
+      return match ? Number(match[1]) : null;
+    };
+    const probe: Probe = {
+      name: 'api',
+      kind: 'fake',
+      timeoutMs: 500,
+      check: async () => {
+        seen.push(counter());
+        return answers(seen.length - 1);
+      },
+    };
+    const prometheus = minIntervalMs === undefined ? { path } : { path, minIntervalMs };
+    const result = await settle(runMonitor({ probes: [probe], intervalMs: 1000, durationMs: 10_000, prometheus }));
+    return { seen, end: counter(), result };
+  }
+
+  it('is written after the first check, every failure and change of verdict, else every 5 s, and at the end', async () => {
+    const { seen, end, result } = await textfileSeen((n) =>
+      n === 6 || n === 7 ? { ok: false, error: 'status 500' } : { ok: true, status: 200, latencyMs: 2 },
+    );
+    expect(result.summary.checks).toBe(11);
+    // written after checks 1 (first), 6 (5 s later), 7 and 8 (failed), 9 (passed again), not after 10 and 11
+    expect(seen).toEqual([null, 1, 1, 1, 1, 1, 6, 7, 8, 9, 9]);
+    expect(end).toBe(11);
+  });
+
+  it('minIntervalMs 0: after every check', async () => {
+    const { seen, end } = await textfileSeen(() => ({ ok: true, status: 200, latencyMs: 2 }), 0);
+    expect(seen).toEqual([null, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(end).toBe(11);
+  });
+});
+
 describe('runMonitor validation', () => {
   const probe = fakeProbe('api');
   it.each([
@@ -391,6 +433,10 @@ describe('runMonitor validation', () => {
     [{ probes: [probe], policy: { consecutiveFailures: 0 } }, 'invalid policy.consecutiveFailures 0'],
     [{ probes: [probe], action: 'rollback' }, 'invalid action "rollback": expected a function'],
     [{ probes: [probe], labels: { environment: 3 } }, 'invalid labels.environment 3: expected a string'],
+    [
+      { probes: [probe], prometheus: { path: '/tmp/x.prom', minIntervalMs: -1 } },
+      'invalid prometheus.minIntervalMs -1: expected a number >= 0',
+    ],
   ])('refuses %j with one BAD_INPUT line', async (options, message) => {
     const error = await runMonitor(options as never).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RelError);

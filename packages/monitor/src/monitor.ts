@@ -1,7 +1,7 @@
 import { type EventSink, errorMessage, formatDuration, ignoreEvents, log, RelError, runStep, sleep } from '@rel/core';
 import { MonitorLogWriter, safeJson } from './log.js';
 import { definePolicy, describeFailure, formatBytes, type PolicyOptions } from './policy.js';
-import { runProbes } from './probes.js';
+import { createProbeRunner } from './probes.js';
 import { figuresOfSummary, writePrometheusTextfile } from './prometheus.js';
 import { SummaryTracker } from './stats.js';
 import type {
@@ -17,6 +17,12 @@ import type {
   ProbeOutcome,
 } from './types.js';
 import { badInput, nonEmptyName, positiveNumber } from './validate.js';
+
+/**
+ * The Prometheus textfile is rewritten after a check at most this often, unless the check failed or its verdict
+ * differs from the one last written; always at the end. A scrape (every 15 s or more) never sees it older.
+ */
+export const DEFAULT_TEXTFILE_INTERVAL_MS = 5000;
 
 /** The seed's rhythm: a check every 30 s ... */
 export const DEFAULT_INTERVAL_MS = 30_000;
@@ -48,8 +54,12 @@ export interface RunMonitorOptions<T = unknown> {
   action?: (breach: Breach, context: MonitorActionContext) => Promise<T> | T;
   /** JSON Lines log, appended and flushed line by line. Default: none. */
   log?: { path: string };
-  /** Prometheus textfile, rewritten atomically after every check. Default: none. */
-  prometheus?: { path: string };
+  /**
+   * Prometheus textfile, rewritten atomically: after the first check, after every failed check and every change
+   * of verdict, otherwise at most every `minIntervalMs` (default 5000; 0: after every check), and at the end.
+   * Default: none.
+   */
+  prometheus?: { path: string; minIntervalMs?: number };
   /** Recorded in the log's start line and on every Prometheus series, e.g. `{ environment: 'green' }`. */
   labels?: Record<string, string>;
   /** Receives step and log events. Default: ignored. */
@@ -86,6 +96,10 @@ export async function runMonitor<T = unknown>(options: RunMonitorOptions<T>): Pr
   }
   if (options.log !== undefined) nonEmptyName('log.path', options.log?.path);
   if (options.prometheus !== undefined) nonEmptyName('prometheus.path', options.prometheus?.path);
+  const textfileEvery = options.prometheus?.minIntervalMs ?? DEFAULT_TEXTFILE_INTERVAL_MS;
+  if (typeof textfileEvery !== 'number' || !(textfileEvery >= 0) || !Number.isFinite(textfileEvery)) {
+    badInput('prometheus.minIntervalMs', textfileEvery, 'expected a number >= 0');
+  }
   const labels = options.labels;
   if (labels !== undefined) {
     for (const [name, value] of Object.entries(labels)) {
@@ -109,8 +123,16 @@ export async function runMonitor<T = unknown>(options: RunMonitorOptions<T>): Pr
     }
   };
   let prometheusFailed = false;
-  const writePrometheus = async (tracker: SummaryTracker) => {
+  let textfileAt = Number.NEGATIVE_INFINITY;
+  let textfileVerdict: MonitorCheck['verdict'] | undefined;
+  /** After a check (the rules at `RunMonitorOptions.prometheus`), or at the end without one. */
+  const writePrometheus = async (tracker: SummaryTracker, check?: MonitorCheck, at = now()) => {
     if (!options.prometheus || prometheusFailed) return;
+    if (check && check.verdict === 'pass' && textfileVerdict === 'pass' && at - textfileAt < textfileEvery) {
+      return;
+    }
+    textfileAt = at;
+    textfileVerdict = check?.verdict;
     try {
       await writePrometheusTextfile(
         options.prometheus.path,
@@ -161,6 +183,7 @@ export async function runMonitor<T = unknown>(options: RunMonitorOptions<T>): Pr
   let action: ActionOutcome<T> | undefined;
   let slot = 0;
   let skipped = 0;
+  const runner = createProbeRunner(probes, signal);
   try {
     for (;;) {
       const due = startedAt + slot * intervalMs;
@@ -171,7 +194,7 @@ export async function runMonitor<T = unknown>(options: RunMonitorOptions<T>): Pr
         break;
       }
       const checkStarted = now();
-      const outcomes = await runProbes(probes, signal);
+      const outcomes = await runner.check();
       // A check cut short by the signal says nothing about the service: it is not recorded.
       if (signal.aborted) {
         outcome = 'stopped';
@@ -187,7 +210,7 @@ export async function runMonitor<T = unknown>(options: RunMonitorOptions<T>): Pr
       };
       tracker.record(check);
       writeLine({ type: 'check', ...check, consecutiveFailures: tracker.consecutiveFailures });
-      await writePrometheus(tracker);
+      await writePrometheus(tracker, check, checkStarted);
       reportCheck(sink, check, tracker.consecutiveFailures, total);
 
       breach = evaluate(check);
@@ -222,6 +245,7 @@ export async function runMonitor<T = unknown>(options: RunMonitorOptions<T>): Pr
     writer?.close();
     throw error;
   } finally {
+    runner.close();
     await Promise.all(probes.map((probe) => probe.close?.().catch(() => undefined)));
   }
 

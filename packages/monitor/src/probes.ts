@@ -68,8 +68,8 @@ export function httpProbe(options: HttpProbeOptions): Probe {
     timeoutMs,
     check(signal: AbortSignal): Promise<ProbeSample> {
       if (signal.aborted) return Promise.resolve({ ok: false, error: 'aborted' });
-      // connectTimeout 0 here and no headers or body timeout below: this check's own timer is the one deadline
-      // of the request. undici's are timers too, kept on a list it sweeps every half second while one is set:
+      // connectTimeout 0 here and no headers or body timeout below: the check's deadline (its own timer, or the
+      // signal runMonitor aborts at the deadline) is the one deadline of the request. undici's are timers too, kept on a list it sweeps every half second while one is set:
       // a wake-up of the process between checks, each check, for nothing.
       if (!options.dispatcher && !privateClient)
         privateClient = new Client(url.origin, { pipelining, connectTimeout: 0 });
@@ -90,7 +90,7 @@ export function httpProbe(options: HttpProbeOptions): Probe {
         const settle = (sample: ProbeSample) => {
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
+          if (timer !== undefined) clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           resolve(sample);
         };
@@ -105,10 +105,13 @@ export function httpProbe(options: HttpProbeOptions): Probe {
             dispatcher.destroy(reason).catch(() => undefined);
           }
         };
-        const timer = setTimeout(() => {
-          settle({ ok: false, error: `timeout after ${timeoutMs}ms` });
-          stop(new Error(`timeout after ${timeoutMs}ms`));
-        }, timeoutMs);
+        // Under runMonitor the signal is aborted at the deadline: no timer of its own then.
+        const timer = deadlineSignals.has(signal)
+          ? undefined
+          : setTimeout(() => {
+              settle({ ok: false, error: `timeout after ${timeoutMs}ms` });
+              stop(new Error(`timeout after ${timeoutMs}ms`));
+            }, timeoutMs);
         const onAbort = () => {
           settle({ ok: false, error: 'aborted' });
           stop(new Error('aborted'));
@@ -232,50 +235,78 @@ export function resourceProbe(options: ResourceProbeOptions): Probe {
 }
 
 /**
- * Runs the probes of one check concurrently, each under its deadline: a throw, a rejection, a malformed sample
- * or a probe that ignores its signal past its `timeoutMs` all give a failed outcome, never a pass. Each probe
- * gets its own signal, aborted at its deadline or when `runSignal` aborts. One listener on `runSignal` and one
- * timer per distinct timeout serve the whole check (timers and listeners cost more CPU than the probes' own
- * bookkeeping, and a check usually has a single timeout).
+ * Signals handed out by a `ProbeRunner`: aborted at the probe's deadline, so a probe given one need not time
+ * itself (an `httpProbe` called directly still does).
  */
-export async function runProbes(probes: readonly Probe[], runSignal: AbortSignal): Promise<ProbeOutcome[]> {
-  const controllers = probes.map(() => new AbortController());
-  const settled = probes.map(() => false);
-  const settlers: ((sample: ProbeSample) => void)[] = [];
+const deadlineSignals = new WeakSet<AbortSignal>();
+
+/** Runs the checks of one monitor run; `close` when the run is over. */
+export interface ProbeRunner {
+  /** One check: every probe concurrently, each under its deadline. */
+  check(): Promise<ProbeOutcome[]>;
+  close(): void;
+}
+
+/**
+ * Runs the probes of each check concurrently, each under its deadline: a throw, a rejection, a malformed sample
+ * or a probe that ignores its signal past its `timeoutMs` all give a failed outcome, never a pass. Probes with
+ * the same timeout share one signal per check, aborted at that deadline or when `runSignal` aborts: one timer
+ * and one abort controller per distinct timeout per check (usually one) and one listener on `runSignal` for the
+ * whole run. Timers, listeners and abort signals cost more CPU than the probes' own bookkeeping.
+ */
+export function createProbeRunner(probes: readonly Probe[], runSignal: AbortSignal): ProbeRunner {
+  const timeouts = [...new Set(probes.map((probe) => probe.timeoutMs))];
+  const group = probes.map((probe) => timeouts.indexOf(probe.timeoutMs));
+  let inFlight: AbortController[] = [];
   const onAbort = () => {
-    for (const controller of controllers) controller.abort();
+    for (const controller of inFlight) controller.abort();
   };
-  if (runSignal.aborted) onAbort();
-  else runSignal.addEventListener('abort', onAbort, { once: true });
-  const samples = probes.map(
-    (probe, i) =>
-      new Promise<ProbeSample>((resolve) => {
-        settlers[i] = (sample) => {
-          if (settled[i]) return;
-          settled[i] = true;
-          resolve(sample);
-        };
-        Promise.resolve()
-          .then(() => probe.check(controllers[i]!.signal))
-          .then(normalizeSample, (error: unknown) => ({ ok: false, error: oneLine(errorMessage(error)) }))
-          .then(settlers[i]);
-      }),
-  );
-  const timers = [...new Set(probes.map((probe) => probe.timeoutMs))].map((timeoutMs) =>
-    setTimeout(() => {
-      probes.forEach((probe, i) => {
-        if (probe.timeoutMs !== timeoutMs || settled[i]) return;
-        controllers[i]!.abort();
-        settlers[i]!({ ok: false, error: `timeout after ${timeoutMs}ms` });
-      });
-    }, timeoutMs),
-  );
-  try {
-    return (await Promise.all(samples)).map((sample, i) => outcomeOf(probes[i]!.name, sample));
-  } finally {
-    for (const timer of timers) clearTimeout(timer);
-    runSignal.removeEventListener('abort', onAbort);
-  }
+  runSignal.addEventListener('abort', onAbort, { once: true });
+  return {
+    async check() {
+      const controllers = timeouts.map(() => new AbortController());
+      for (const controller of controllers) deadlineSignals.add(controller.signal);
+      inFlight = controllers;
+      if (runSignal.aborted) onAbort();
+      const settled = probes.map(() => false);
+      const settlers: ((sample: ProbeSample) => void)[] = [];
+      const samples = probes.map(
+        (probe, i) =>
+          new Promise<ProbeSample>((resolve) => {
+            settlers[i] = (sample) => {
+              if (settled[i]) return;
+              settled[i] = true;
+              resolve(sample);
+            };
+            Promise.resolve()
+              .then(() => probe.check(controllers[group[i]!]!.signal))
+              .then(normalizeSample, (error: unknown) => ({ ok: false, error: oneLine(errorMessage(error)) }))
+              .then(settlers[i]);
+          }),
+      );
+      const timers = timeouts.map((timeoutMs, g) =>
+        setTimeout(() => {
+          let late = false;
+          probes.forEach((_probe, i) => {
+            if (group[i] !== g || settled[i]) return;
+            late = true;
+            // settled first: the outcome says timeout, not the "aborted" the probe answers its signal with
+            settlers[i]!({ ok: false, error: `timeout after ${timeoutMs}ms` });
+          });
+          if (late) controllers[g]!.abort();
+        }, timeoutMs),
+      );
+      try {
+        return (await Promise.all(samples)).map((sample, i) => outcomeOf(probes[i]!.name, sample));
+      } finally {
+        for (const timer of timers) clearTimeout(timer);
+        inFlight = [];
+      }
+    },
+    close() {
+      runSignal.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 function normalizeSample(sample: unknown): ProbeSample {

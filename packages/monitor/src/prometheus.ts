@@ -126,7 +126,7 @@ export function renderPrometheusText(figures: PrometheusFigures): string {
 /**
  * Writes the figures atomically (temp file in the same directory, then rename), so node_exporter's textfile
  * collector never reads half a file. The temp name does not end in `.prom`, so it is never collected. No fsync:
- * the file is rewritten after every check. Synchronous calls inside: a few KiB to the page cache take
+ * runMonitor rewrites the file every few seconds. Synchronous calls inside: a few KiB to the page cache take
  * microseconds, while four thread-pool round trips per check cost a millisecond of CPU.
  */
 export async function writePrometheusTextfile(path: string, figures: PrometheusFigures): Promise<void> {

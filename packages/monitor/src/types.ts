@@ -25,11 +25,15 @@ export interface Probe {
   readonly kind: string;
   /** What it checks, safe to print (no credentials, no query): `GET http://127.0.0.1:8088/api/health`. */
   readonly target?: string;
-  /** The monitor fails the probe (and aborts its signal) when `check` takes longer than this. */
+  /**
+   * The monitor fails the probe (and aborts its signal) when `check` takes longer than this. Probes with the
+   * same timeout share a signal within a check: one that answered in time may see it aborted afterwards when
+   * another with its timeout did not answer.
+   */
   readonly timeoutMs: number;
   /** Measures once. A throw or a rejection is a failed probe, never a pass. */
   check(signal: AbortSignal): Promise<ProbeSample>;
-  /** Releases what the probe holds (a private undici Agent); called when a run ends. Later checks still work. */
+  /** Releases what the probe holds (a private undici Client); called when a run ends. Later checks still work. */
   close?(): Promise<void>;
 }
 
