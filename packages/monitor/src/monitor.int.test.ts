@@ -32,6 +32,7 @@ beforeEach(async () => {
   server.pattern = undefined;
   server.delayMs = 0;
   server.body = 'ok\n';
+  server.drop = undefined;
   server.requests = 0;
   server.connections = 0;
   dir = await mkdtemp(join(tmpdir(), 'rel-monitor-int-'));
@@ -322,6 +323,28 @@ describe('httpProbe over real HTTP', () => {
     await kept.close?.();
     expect(server.connections).toBe(1);
     expect(server.requests).toBe(6);
+  });
+
+  it('with keepAlive, a kept connection closed under the request is asked once more on a new one', async () => {
+    const kept = httpProbe({ name: 'api', url: server.url(), timeoutMs: 1000, keepAlive: true });
+    expect(await kept.check(signal())).toMatchObject({ ok: true, status: 200 });
+    server.drop = 'reused';
+    // the 2nd request goes out on the kept connection, which the server closes: the answer comes on a new one
+    expect(await kept.check(signal())).toMatchObject({ ok: true, status: 200 });
+    expect(server.connections).toBe(2);
+    expect(server.requests).toBe(3);
+    // once only: a server that closes every connection under the request fails the check
+    server.drop = 'all';
+    const failed = await kept.check(signal());
+    expect(failed.ok).toBe(false);
+    expect(failed.error).toMatch(/other side closed|ECONNRESET|EPIPE/);
+    expect(server.requests).toBe(5);
+    await kept.close?.();
+    // without keepAlive nothing is asked twice
+    const fresh = httpProbe({ name: 'api', url: server.url(), timeoutMs: 1000 });
+    expect((await fresh.check(signal())).ok).toBe(false);
+    expect(server.requests).toBe(6);
+    await fresh.close?.();
   });
 
   it('a request past the timeout fails at the timeout, and the next check gets an answer again', async () => {

@@ -26,9 +26,10 @@ export interface HttpProbeOptions {
   headers?: Record<string, string>;
   /**
    * Keep the connection open between checks (when the server allows it). Default false: every check opens a
-   * new connection, as a new visitor would, so a dead backend is noticed at once. A kept connection still
-   * fails the next check when the server goes away (its connection closes with it) and is opened again.
-   * Ignored with `dispatcher`.
+   * new connection, as a new visitor would. A kept connection still fails the next check when the server goes
+   * away (its connection closes with it) and is opened again. A request whose kept connection the server
+   * closes before answering (nginx closes idle ones at a reload) is sent once more on a new connection within
+   * the same deadline. Ignored with `dispatcher`.
    */
   keepAlive?: boolean;
   /**
@@ -58,6 +59,7 @@ export function httpProbe(options: HttpProbeOptions): Probe {
   // which costs more CPU than the request itself. Checks never overlap, so one connection is enough.
   let privateClient: Client | undefined;
   const pipelining = options.keepAlive ? 1 : 0;
+  const keptAlive = options.keepAlive === true && !options.dispatcher;
   const headers = options.headers ?? {};
   const target = `${method} ${redactUrl(url)}`;
 
@@ -81,10 +83,6 @@ export function httpProbe(options: HttpProbeOptions): Probe {
       // signal.
       return new Promise<ProbeSample>((resolve) => {
         let settled = false;
-        let status: number | undefined;
-        let bytes = 0;
-        let body = '';
-        let decoder: InstanceType<typeof TextDecoder> | undefined;
         let abortRequest: ((reason: Error) => void) | undefined;
         let stopReason: Error | undefined;
         const settle = (sample: ProbeSample) => {
@@ -117,69 +115,86 @@ export function httpProbe(options: HttpProbeOptions): Probe {
           stop(new Error('aborted'));
         };
         signal.addEventListener('abort', onAbort, { once: true });
-        /** The response is in (or enough of it): its verdict. */
-        const complete = () => {
-          const latencyMs = round(Number(process.hrtime.bigint() - started) / 1e6);
-          if (status === undefined) return settle({ ok: false, error: 'no response' });
-          if (!statusOk.test(status)) {
-            return settle({ ok: false, status, latencyMs, error: `status ${status}, expected ${statusOk.shown}` });
-          }
-          if (expectBody !== undefined) {
-            const text = body + (decoder?.decode() ?? '');
-            const found = typeof expectBody === 'string' ? text.includes(expectBody) : expectBody.test(text);
-            if (!found) {
-              const shown = typeof expectBody === 'string' ? JSON.stringify(expectBody) : String(expectBody);
-              return settle({ ok: false, status, latencyMs, error: `body does not match ${shown}` });
+        const send = (retry: boolean) => {
+          let status: number | undefined;
+          let bytes = 0;
+          let body = '';
+          let decoder: InstanceType<typeof TextDecoder> | undefined;
+          abortRequest = undefined;
+          /** The response is in (or enough of it): its verdict. */
+          const complete = () => {
+            const latencyMs = round(Number(process.hrtime.bigint() - started) / 1e6);
+            if (status === undefined) return settle({ ok: false, error: 'no response' });
+            if (!statusOk.test(status)) {
+              return settle({ ok: false, status, latencyMs, error: `status ${status}, expected ${statusOk.shown}` });
             }
-          }
-          settle({ ok: true, status, latencyMs });
-        };
-        const handler: Dispatcher.DispatchHandler = {
-          onConnect(abort) {
-            abortRequest = abort;
-            if (stopReason) abort(stopReason);
-          },
-          onHeaders(statusCode) {
-            // 1xx are interim: the final status follows
-            if (statusCode >= 200) status = statusCode;
-            return true;
-          },
-          onData(chunk) {
-            bytes += chunk.length;
             if (expectBody !== undefined) {
-              decoder ??= new TextDecoder();
-              body += decoder.decode(chunk, { stream: true });
+              const text = body + (decoder?.decode() ?? '');
+              const found = typeof expectBody === 'string' ? text.includes(expectBody) : expectBody.test(text);
+              if (!found) {
+                const shown = typeof expectBody === 'string' ? JSON.stringify(expectBody) : String(expectBody);
+                return settle({ ok: false, status, latencyMs, error: `body does not match ${shown}` });
+              }
             }
-            // Enough read: the marker is looked for in the first MAX_BODY_BYTES; without one, the body is
-            // drained up to DRAIN_BYTES (as undici's body.dump()). The rest is not read.
-            if (bytes >= (expectBody === undefined ? DRAIN_BYTES : MAX_BODY_BYTES)) {
+            settle({ ok: true, status, latencyMs });
+          };
+          const handler: Dispatcher.DispatchHandler = {
+            onConnect(abort) {
+              abortRequest = abort;
+              if (stopReason) abort(stopReason);
+            },
+            onHeaders(statusCode) {
+              // 1xx are interim: the final status follows
+              if (statusCode >= 200) status = statusCode;
+              return true;
+            },
+            onData(chunk) {
+              bytes += chunk.length;
+              if (expectBody !== undefined) {
+                decoder ??= new TextDecoder();
+                body += decoder.decode(chunk, { stream: true });
+              }
+              // Enough read: the marker is looked for in the first MAX_BODY_BYTES; without one, the body is
+              // drained up to DRAIN_BYTES (as undici's body.dump()). The rest is not read.
+              if (bytes >= (expectBody === undefined ? DRAIN_BYTES : MAX_BODY_BYTES)) {
+                complete();
+                stop(new Error('enough of the body read'));
+              }
+              return true;
+            },
+            onComplete() {
               complete();
-              stop(new Error('enough of the body read'));
-            }
-            return true;
-          },
-          onComplete() {
-            complete();
-          },
-          onError(error) {
-            settle(
-              isTimeoutError(error)
-                ? { ok: false, error: `timeout after ${timeoutMs}ms` }
-                : { ok: false, error: scrubUrlSecrets(describeRequestError(error), url) },
-            );
-          },
+            },
+            onError(error) {
+              // A kept connection the server closed just as this request went out on it (nginx's old workers
+              // close their idle ones at a reload): asked once more on a new connection, as browsers do. A
+              // server that is really gone refuses that one too.
+              if (keptAlive && !retry && status === undefined && !settled && !stopReason && isClosedConnection(error)) {
+                queueMicrotask(() => {
+                  if (!settled && !stopReason) send(true);
+                });
+                return;
+              }
+              settle(
+                isTimeoutError(error)
+                  ? { ok: false, error: `timeout after ${timeoutMs}ms` }
+                  : { ok: false, error: scrubUrlSecrets(describeRequestError(error), url) },
+              );
+            },
+          };
+          dispatcher.dispatch(
+            {
+              origin: url.origin,
+              path: url.search ? `${url.pathname}${url.search}` : url.pathname,
+              method,
+              headers,
+              headersTimeout: 0,
+              bodyTimeout: 0,
+            },
+            handler,
+          );
         };
-        dispatcher.dispatch(
-          {
-            origin: url.origin,
-            path: url.search ? `${url.pathname}${url.search}` : url.pathname,
-            method,
-            headers,
-            headersTimeout: 0,
-            bodyTimeout: 0,
-          },
-          handler,
-        );
+        send(false);
       });
     },
     async close() {
@@ -355,6 +370,12 @@ function integerStatus(name: string, status: unknown): void {
 function isTimeoutError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+}
+
+/** The connection closed under the request: undici's "other side closed", a reset or a broken pipe. */
+function isClosedConnection(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function describeRequestError(error: unknown): string {

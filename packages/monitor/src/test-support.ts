@@ -17,6 +17,11 @@ export interface TestServer {
   delayMs: number;
   /** Body of 2xx answers. */
   body: string;
+  /**
+   * `reused`: a request on a connection that already served one is not answered, its connection closed (a kept
+   * connection the server drops as the request goes out). `all`: every request's connection closed so.
+   */
+  drop: 'reused' | 'all' | undefined;
   requests: number;
   /** TCP connections accepted. */
   connections: number;
@@ -33,13 +38,21 @@ export async function startTestServer(): Promise<TestServer> {
     pattern: undefined,
     delayMs: 0,
     body: 'ok\n',
+    drop: undefined,
     requests: 0,
     connections: 0,
     close: async () => {},
   };
+  const served = new WeakMap<object, number>();
   const server: Server = createServer((request, response) => {
     const n = state.requests;
     state.requests += 1;
+    const before = served.get(request.socket) ?? 0;
+    served.set(request.socket, before + 1);
+    if (state.drop === 'all' || (state.drop === 'reused' && before > 0)) {
+      request.socket.destroy();
+      return;
+    }
     request.resume();
     const status = state.pattern ? state.pattern[n % state.pattern.length]! : state.status;
     const answer = () => {

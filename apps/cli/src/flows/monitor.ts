@@ -110,16 +110,17 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
   }
   const rollbackTarget = state?.previous ?? otherEnvironment(live);
   const ports = config.environments[live];
-  // Through nginx, every check opens a new connection (as a new visitor would; a reload's exiting workers
-  // close kept-alive ones). The direct checks keep theirs alive between checks (when the server allows it):
-  // half the CPU per check, and a stopped container still fails the next check (its connections close with it).
-  const http = (name: string, url: string, keepAlive = false) =>
-    httpProbe({ name, url, timeoutMs: policy.timeoutMs, expectStatus: 200, keepAlive });
+  // Every check keeps its connection alive between checks (when the server allows it): half the CPU of a new
+  // connection per check. A stopped container or nginx still fails the next check (their connections close
+  // with them), and a kept connection nginx closes under a request (its old workers close idle ones at a
+  // reload) is asked once more on a new one (httpProbe's keepAlive).
+  const http = (name: string, url: string) =>
+    httpProbe({ name, url, timeoutMs: policy.timeoutMs, expectStatus: 200, keepAlive: true });
   const probes: Probe[] = [
     http('public', `${nginx.publicUrl}${nginx.verify.path}`),
-    http('api', `http://127.0.0.1:${ports.apiPort}${config.backend.health.path}`, true),
+    http('api', `http://127.0.0.1:${ports.apiPort}${config.backend.health.path}`),
     ...(nginx.upstreams.client
-      ? [http('client', `http://127.0.0.1:${ports.clientPort}${config.frontend.health.path}`, true)]
+      ? [http('client', `http://127.0.0.1:${ports.clientPort}${config.frontend.health.path}`)]
       : []),
     ...(options.extraUrl ? [http('url', options.extraUrl)] : []),
   ];
