@@ -13,6 +13,8 @@ const stub = fileURLToPath(new URL('./src/bundle/unused-module.cjs', import.meta
 // HTTP/2 connector loads on first use: src/bundle/undici-client-h2.cjs.
 const undiciLean = fileURLToPath(new URL('./src/bundle/undici.mjs', import.meta.url));
 const undiciLazyH2 = fileURLToPath(new URL('./src/bundle/undici-client-h2.cjs', import.meta.url));
+// docker-modem's node:https (TLS engines only) loads on first use: src/bundle/lazy-https.cjs.
+const lazyHttps = fileURLToPath(new URL('./src/bundle/lazy-https.cjs', import.meta.url));
 
 export default defineConfig({
   entry: ['src/index.ts', 'src/cli.ts'],
@@ -42,6 +44,14 @@ export default defineConfig({
       setup(build) {
         const filter = new RegExp(`^(${unused.map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
         build.onResolve({ filter }, () => ({ path: stub }));
+      },
+    },
+    {
+      name: 'docker-modem-lazy-https',
+      setup(build) {
+        build.onResolve({ filter: /^https$/ }, (args) =>
+          /[\\/]docker-modem[\\/]lib[\\/]http\.js$/.test(args.importer) ? { path: lazyHttps } : undefined,
+        );
       },
     },
     {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
@@ -70,7 +69,7 @@ export async function acquireReleaseLock(options: AcquireReleaseLockOptions): Pr
     host: hostname(),
     user: currentUser(),
     since: new Date().toISOString(),
-    token: randomUUID(),
+    token: await uuid(),
     ...(startTime === undefined ? {} : { pidStartTime: startTime }),
     ...(namespace === undefined ? {} : { pidNamespace: namespace }),
   };
@@ -244,7 +243,7 @@ async function takeOver(
   holder: LockHolder,
 ): Promise<'done' | 'retry' | 'busy'> {
   const guard = `${path}.takeover`;
-  const guardContent = `${JSON.stringify({ ...publicHolder(holder), token: randomUUID() })}\n`;
+  const guardContent = `${JSON.stringify({ ...publicHolder(holder), token: await uuid() })}\n`;
   const guardTemp = await writeTemp(guard, guardContent);
   let guarded: boolean;
   try {
@@ -285,7 +284,7 @@ function checkableHere(holder: LockHolder): boolean {
 
 /** Moves the guard aside and deletes it only if it is the one judged stale; a newer guard is put back. */
 async function removeStaleGuard(guard: string, staleRaw: string): Promise<void> {
-  const aside = `${guard}.${randomUUID()}.stale`;
+  const aside = `${guard}.${await uuid()}.stale`;
   try {
     await rename(guard, aside);
   } catch {
@@ -297,7 +296,7 @@ async function removeStaleGuard(guard: string, staleRaw: string): Promise<void> 
 }
 
 async function writeTemp(path: string, content: string): Promise<string> {
-  const temp = `${path}.${randomUUID()}.tmp`;
+  const temp = `${path}.${await uuid()}.tmp`;
   const handle = await open(temp, 'wx', 0o644);
   try {
     await handle.writeFile(content);
@@ -396,4 +395,10 @@ export function currentUser(): string {
 
 function errnoCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** node:crypto loads on first use: `rel monitor` loads this module but takes the lock only to roll back. */
+async function uuid(): Promise<string> {
+  const { randomUUID } = await import('node:crypto');
+  return randomUUID();
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -102,6 +102,21 @@ describe('rel monitor', () => {
     const prom = readFileSync(join(monitorDir, 'rel_monitor.prom'), 'utf8');
     expect(prom).toMatch(/^rel_monitor_checks_total\{[^}]*environment="green"[^}]*\} 5$/m);
     expect(await throughNginx(nginx.publicUrl)).toMatchObject({ env: 'green' });
+  });
+
+  it("loads none of Node's TLS, crypto or child-process modules while it watches (start-up CPU)", async () => {
+    // Node's list of the built-in modules a process loaded, written when it exits
+    const hook = join(t.dir, 'module-list.mjs');
+    const list = join(t.dir, 'modules.txt');
+    writeFileSync(
+      hook,
+      `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`,
+    );
+    const r = await t.rel(['monitor', '1s', '--interval', '500ms'], { NODE_OPTIONS: `--import ${hook}` });
+    expect(r.code, r.stderr).toBe(0);
+    const loaded = readFileSync(list, 'utf8').split('\n');
+    expect(loaded).toContain('NativeModule http');
+    expect(loaded.filter((m) => /^NativeModule (tls|https|crypto|child_process|dgram)$/.test(m))).toEqual([]);
   });
 
   it('the API made to fail: after exactly 3 failed checks traffic is back on blue and the receiver was told', async () => {

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage, RelError } from '@rel/core';
+import { randomHex } from './random.js';
 
 export interface WriteFileAtomicOptions {
   /** File mode for a new file. Default: the existing file's mode, else 0o644. */
@@ -22,7 +22,7 @@ export async function writeFileAtomic(
   const target = await realpath(path).catch(() => path);
   const existing = await stat(target).catch(() => undefined);
   const dir = dirname(target);
-  const temp = join(dir, `.${basename(target)}.rel-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const temp = join(dir, `.${basename(target)}.rel-${process.pid}-${await randomHex()}.tmp`);
   const handle = await open(temp, 'wx', options.mode ?? existing?.mode ?? 0o644);
   try {
     try {
@@ -78,7 +78,7 @@ export async function ensureWritableDir(dir: string, what: string): Promise<void
   try {
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK);
-    const probe = join(dir, `.rel-write-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const probe = join(dir, `.rel-write-probe-${process.pid}-${await randomHex()}`);
     const handle = await open(probe, 'wx', 0o600);
     await handle.close();
     await unlink(probe);

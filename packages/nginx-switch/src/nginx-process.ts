@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { errorMessage, RelError } from '@rel/core';
 import type { ReloadMethod } from './types.js';
@@ -17,9 +16,11 @@ interface CommandResult {
   failure?: string;
 }
 
-function runCommand(command: readonly string[], options: NginxCommandOptions): Promise<CommandResult> {
+async function runCommand(command: readonly string[], options: NginxCommandOptions): Promise<CommandResult> {
   const [file, ...args] = command;
   if (!file) throw new RelError('CONFIG', 'empty command');
+  // loaded on first use: reading the routing (rel monitor, rel status) runs no command
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
     execFile(
       file,

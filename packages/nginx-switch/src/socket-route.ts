@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -6,6 +5,7 @@ import { ENVIRONMENTS, type Environment, errorMessage, isEnvironment, RelError }
 import { syncDirectory } from './atomic-write.js';
 import { DEFAULT_ENVIRONMENT_HEADER, serverValues, validateHeaderName } from './config-edit.js';
 import { argsOf, directivesOf, parseConfig, requireUpstreams } from './config-parse.js';
+import { randomHex } from './random.js';
 import type { EnvironmentAddresses, SwitchMethod } from './types.js';
 
 /** Name of the symlink in the socket directory that points at `blue` or `green`. */
@@ -204,7 +204,7 @@ export async function pointLiveLink(socketDir: string, env: Environment): Promis
   for (const name of await readdir(dir)) {
     if (name.startsWith(`.${LIVE_LINK}.rel-`)) await unlink(join(dir, name)).catch(() => undefined);
   }
-  const temp = join(dir, `.${LIVE_LINK}.rel-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const temp = join(dir, `.${LIVE_LINK}.rel-${process.pid}-${await randomHex()}`);
   await symlink(env, temp);
   try {
     await rename(temp, join(dir, LIVE_LINK));

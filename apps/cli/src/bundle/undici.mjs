@@ -4,7 +4,6 @@
 // request function (the index's makeDispatcher, below); only less is loaded. Naming an export this module
 // does not have fails the build.
 
-import api from 'undici/lib/api/index.js';
 import errors from 'undici/lib/core/errors.js';
 import util from 'undici/lib/core/util.js';
 import Agent from 'undici/lib/dispatcher/agent.js';
@@ -12,8 +11,19 @@ import Client from 'undici/lib/dispatcher/client.js';
 import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
 import globalDispatcher from 'undici/lib/global.js';
 
-// as undici's index does: dispatcher.request(), .stream(), ... on every dispatcher
-Object.assign(Dispatcher.prototype, api);
+// As undici's index does: dispatcher.request(), .stream(), ... on every dispatcher. The API (and the fetch
+// body helpers it loads, with node:crypto) loads on the first call: `rel monitor` only dispatches, and runs
+// request() only to notify after a rollback; loading it at start cost about 10 ms of CPU.
+let apiModule;
+const api = () => {
+  apiModule ??= require('undici/lib/api/index.js');
+  return apiModule;
+};
+for (const name of ['request', 'stream', 'pipeline', 'upgrade', 'connect']) {
+  Dispatcher.prototype[name] = function (...args) {
+    return api()[name].apply(this, args);
+  };
+}
 
 const { InvalidArgumentError } = errors;
 const { getGlobalDispatcher } = globalDispatcher;
@@ -72,6 +82,8 @@ function makeDispatcher(fn) {
   };
 }
 
-const request = makeDispatcher(api.request);
+const request = makeDispatcher(function (...args) {
+  return api().request.apply(this, args);
+});
 
 export { Agent, Client, Dispatcher, errors, request };
