@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'tsup';
 
@@ -16,7 +17,9 @@ const stub = fileURLToPath(new URL('./src/bundle/unused-module.cjs', import.meta
 // HTTP/2 connector loads on first use: src/bundle/undici-client-h2.cjs.
 const undiciLean = fileURLToPath(new URL('./src/bundle/undici.mjs', import.meta.url));
 const undiciLazyH2 = fileURLToPath(new URL('./src/bundle/undici-client-h2.cjs', import.meta.url));
-// docker-modem's node:https (TLS engines only) loads on first use: src/bundle/lazy-https.cjs.
+// docker-modem's node:https (TLS engines only) loads on first use: src/bundle/lazy-https.cjs. And it formats
+// every request with util.inspect for its debug log, printed only under DEBUG=modem: formatted only then.
+const eagerInspect = /debug\('Sending: %s', util\.inspect\(options, \{\s*showHidden: true,\s*depth: null\s*\}\)\);/;
 const lazyHttps = fileURLToPath(new URL('./src/bundle/lazy-https.cjs', import.meta.url));
 
 export default defineConfig({
@@ -53,8 +56,15 @@ export default defineConfig({
       },
     },
     {
-      name: 'docker-modem-lazy-https',
+      name: 'docker-modem-lazy',
       setup(build) {
+        build.onLoad({ filter: /[\\/]docker-modem[\\/]lib[\\/]modem\.js$/ }, async (args) => {
+          const source = await readFile(args.path, 'utf8');
+          if (!eagerInspect.test(source)) throw new Error(`${args.path}: its debug line changed; see tsup.config.ts`);
+          const lazy =
+            "if (debug.enabled) debug('Sending: %s', util.inspect(options, { showHidden: true, depth: null }));";
+          return { contents: source.replace(eagerInspect, lazy), loader: 'js' };
+        });
         build.onResolve({ filter: /^https$/ }, (args) =>
           /[\\/]docker-modem[\\/]lib[\\/]http\.js$/.test(args.importer) ? { path: lazyHttps } : undefined,
         );
