@@ -1,13 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 
 // dockerode loads gRPC, protobuf and ssh2 at start-up (about 150 ms) for features rel does not use
 // (BuildKit sessions, ssh:// engines). The CLI bundles @rel/docker with dockerode and replaces those
 // modules with a stub that fails only if called, so `rel` starts fast. Library users are unaffected.
 // It also bundles the libraries every run loads (core, nginx-switch, monitor, undici, yaml): resolving
 // and reading their hundreds of files cost more CPU than running a command (`rel monitor` started with
-// 0.43 s of CPU, now 0.22 s). pg and the database libraries stay external (loaded by db commands only).
+// 0.43 s of CPU, now 0.22 s). The library build leaves pg and the database libraries external; the command's
+// single script bundles the database libraries too (their code initialises only when a db command runs), pg
+// stays external.
 const unused = ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'ssh2', 'uuid'];
 // Nor does rel build images from a directory: the modules dockerode's util.js loads for build contexts (tar-fs
 // with tar-stream, bl and readable-stream, zlib, a .dockerignore parser) are stubbed there too (~10 ms of CPU).
@@ -22,28 +24,20 @@ const undiciLazyH2 = fileURLToPath(new URL('./src/bundle/undici-client-h2.cjs', 
 const eagerInspect = /debug\('Sending: %s', util\.inspect\(options, \{\s*showHidden: true,\s*depth: null\s*\}\)\);/;
 const lazyHttps = fileURLToPath(new URL('./src/bundle/lazy-https.cjs', import.meta.url));
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
-  format: ['esm'],
-  dts: true,
+const bundled = [
+  '@rel/docker',
+  'dockerode',
+  'docker-modem',
+  '@rel/core',
+  '@rel/monitor',
+  '@rel/nginx-switch',
+  'undici',
+  'yaml',
+];
+
+const shared = {
   sourcemap: true,
-  clean: true,
-  splitting: true,
   target: 'node20',
-  noExternal: [
-    '@rel/docker',
-    'dockerode',
-    'docker-modem',
-    '@rel/core',
-    '@rel/monitor',
-    '@rel/nginx-switch',
-    'undici',
-    'yaml',
-  ],
-  // bundled CommonJS (dockerode) calls require() for Node's built-in modules
-  banner: {
-    js: "import { createRequire as __relCreateRequire } from 'node:module'; const require = __relCreateRequire(import.meta.url);",
-  },
   esbuildPlugins: [
     {
       name: 'stub-unused-dockerode-features',
@@ -80,4 +74,33 @@ export default defineConfig({
       },
     },
   ],
-});
+} satisfies Options;
+
+export default defineConfig([
+  // The library (`@rel/cli`'s exports): ES modules, split per command.
+  {
+    ...shared,
+    entry: ['src/index.ts'],
+    format: ['esm'],
+    dts: true,
+    clean: true,
+    splitting: true,
+    noExternal: bundled,
+    // bundled CommonJS (dockerode) calls require() for Node's built-in modules
+    banner: {
+      js: "import { createRequire as __relCreateRequire } from 'node:module'; const require = __relCreateRequire(import.meta.url);",
+    },
+  },
+  // The `rel` command: one CommonJS script (bin/rel.js runs it through V8's code cache, which Node 20 offers
+  // for scripts only; bin/load-cli.js says why). Everything but pg is in it.
+  {
+    ...shared,
+    entry: { rel: 'src/cli.ts' },
+    format: ['cjs'],
+    outDir: 'dist-bin',
+    clean: true,
+    splitting: false,
+    shims: true,
+    noExternal: [...bundled, '@rel/db-migrate', '@rel/replicate'],
+  },
+]);
