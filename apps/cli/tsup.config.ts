@@ -102,5 +102,10 @@ export default defineConfig([
     splitting: false,
     shims: true,
     noExternal: [...bundled, '@rel/db-migrate', '@rel/replicate'],
+    // import() becomes require(): a script run through the code cache has no module loader for import() (Node 20
+    // drops it with cached data; load-cli.js)
+    esbuildOptions(options) {
+      options.supported = { ...options.supported, 'dynamic-import': false };
+    },
   },
 ]);

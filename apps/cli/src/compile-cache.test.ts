@@ -71,6 +71,11 @@ describe('rel through the code cache', () => {
     ]);
   });
 
+  it('the script has no import(): run from cached data, Node 20 has no module loader for it', () => {
+    const script = readFileSync(fileURLToPath(new URL('../dist-bin/rel.cjs', import.meta.url)), 'utf8');
+    expect(script.match(/(?<![\w.$])import\((?!')/g) ?? []).toEqual([]);
+  });
+
   it('a damaged cache is never handed to V8 (it aborts on damaged bytes): the run goes on and writes it anew', async () => {
     await rel();
     const file = only();
