@@ -183,7 +183,12 @@ export async function migrateEnvironment(
   options: DatabaseOptions & { dryRun?: boolean },
 ): Promise<MigrateResult | MigrationPlan> {
   const { config, env, docker, onEvent: sink, signal } = options;
-  const [db, api] = await Promise.all([running(options, 'db'), running(options, 'api')]);
+  // Both looked up at once; when both are missing, the database is named (not whichever answer came first).
+  const [dbFound, apiFound] = await Promise.allSettled([running(options, 'db'), running(options, 'api')]);
+  if (dbFound.status === 'rejected') throw dbFound.reason;
+  if (apiFound.status === 'rejected') throw apiFound.reason;
+  const db = dbFound.value;
+  const api = apiFound.value;
   const { source, cleanup } = await migrationSource(options, api);
   try {
     const common = {
