@@ -17,7 +17,14 @@ import {
   testNginxConfig,
   writeState,
 } from './index.js';
-import { type Backend, type SwitchFixture, startSwitchFixture, type TestNginx, UPSTREAMS } from './test-support.js';
+import {
+  type Backend,
+  type SwitchFixture,
+  startSwitchFixture,
+  type TestNginx,
+  UPSTREAMS,
+  whoAnswers,
+} from './test-support.js';
 import type { SwitchMethod } from './types.js';
 
 async function caught(promise: Promise<unknown>): Promise<RelError> {
@@ -127,6 +134,17 @@ describe.each(['reload', 'socket'] as const)('switchTraffic, %s method, real ngi
     const status = await readLiveEnvironment({ ...options('blue'), stateFile: stateFile() });
     expect(status).toMatchObject({ live: 'blue', method, since: expect.any(String), previous: 'green' });
     expect(status.mismatch).toBeUndefined();
+  });
+
+  it('once it returns, every new connection reaches the target, switch after switch', async () => {
+    // nginx's old workers keep accepting connections for a while after a reload has started new ones
+    // (the master sleeps 100 ms before telling them to quit): a switch must not return inside that window.
+    for (const [round, target] of (['green', 'blue', 'green', 'blue', 'green', 'blue'] as const).entries()) {
+      await switchTraffic(options(target));
+      const seen: (string | null)[] = [];
+      for (let i = 0; i < 15; i++) seen.push((await whoAnswers(nginx.url('/api/health'))).env);
+      expect(seen, `new connections after switch ${round + 1}, to ${target}`).toEqual(Array(15).fill(target));
+    }
   });
 
   it('refuses an unhealthy target before touching anything', async () => {

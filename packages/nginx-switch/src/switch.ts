@@ -65,6 +65,12 @@ export interface SwitchTrafficOptions extends RoutingOptions {
   verifyConsecutive?: number;
   /** Deadline of the verification. Default 10 s. */
   verifyTimeoutMs?: number;
+  /**
+   * How long the target's good answers in a row must keep coming before it counts as verified (each on a new
+   * connection). Default 500 ms for the reload method (nginx's old workers take new connections for about
+   * 100 ms after a reload has started the new ones), 0 for the socket method.
+   */
+  verifySettleMs?: number;
   /** Timeout of one verification request. Default 2 s. */
   requestTimeoutMs?: number;
   /** Accepted status code(s) of the verification. Default any 2xx. */
@@ -107,6 +113,8 @@ export interface SwitchResult {
 
 const DEFAULT_TEST: readonly string[] = ['nginx', '-t'];
 const DEFAULT_RELOAD: ReloadMethod = { kind: 'command', command: ['nginx', '-s', 'reload'] };
+/** After a reload the master starts new workers, sleeps 100 ms, then tells the old ones to quit: 5x margin. */
+const RELOAD_SETTLE_MS = 500;
 
 /**
  * Moves traffic to `target`: checks (config, upstreams, writable state, nginx running, target health) before
@@ -219,6 +227,7 @@ export async function switchTraffic(options: SwitchTrafficOptions): Promise<Swit
   const checked = routing!;
   const method = checked.method;
   from = checked.live;
+  const settleMs = options.verifySettleMs ?? (method === 'reload' ? RELOAD_SETTLE_MS : 0);
 
   // 2. Already live: nothing to do but make the state file agree.
   if (checked.live === target && !state?.pending) {
@@ -379,7 +388,7 @@ export async function switchTraffic(options: SwitchTrafficOptions): Promise<Swit
     'verify',
     `verifying ${target} answers through ${urls.join(', ')}`,
     () =>
-      verifyEnvironment({ ...verifyOptions, ...pick(options, ['signal']), environment: target }).catch(
+      verifyEnvironment({ ...verifyOptions, settleMs, ...pick(options, ['signal']), environment: target }).catch(
         (error: unknown): VerificationResult => ({
           ok: false,
           environment: target,
@@ -404,7 +413,7 @@ export async function switchTraffic(options: SwitchTrafficOptions): Promise<Swit
           await testNginxConfig(testCommand, undoCommandOptions);
           await reloadNginx(reload, undoCommandOptions);
         }
-        if (fallbackEnv) back = await verifyEnvironment({ ...verifyOptions, environment: fallbackEnv });
+        if (fallbackEnv) back = await verifyEnvironment({ ...verifyOptions, settleMs, environment: fallbackEnv });
       });
     } catch (error) {
       const wrapped = new RelError(

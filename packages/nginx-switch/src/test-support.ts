@@ -3,7 +3,7 @@
 // of two tiny Node HTTP servers, blue and green. Never the sandbox's nginx on 127.0.0.1:8088.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, get, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,11 +191,19 @@ export async function startNginx(
   return nginx;
 }
 
-/** GET through nginx: status and the X-Rel-Environment header. */
-export async function whoAnswers(url: string): Promise<{ status: number; env: string | null }> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  await response.arrayBuffer();
-  return { status: response.status, env: response.headers.get('x-rel-environment') };
+/** GET through nginx on a new connection (what a new client sees): status and the X-Rel-Environment header. */
+export function whoAnswers(url: string): Promise<{ status: number; env: string | null }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const env = res.headers['x-rel-environment'];
+        resolve({ status: res.statusCode ?? 0, env: typeof env === 'string' ? env : null });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 2000ms`)));
+    req.on('error', reject);
+  });
 }
 
 export interface SwitchFixture {
@@ -241,6 +249,8 @@ export async function startSwitchFixture(method: SwitchMethod): Promise<SwitchFi
       const ready = await verifyEnvironment({
         url: [nginx.url('/health'), nginx.url('/api/health')],
         environment: 'blue',
+        // after a reload, until the old workers stop taking connections
+        settleMs: method === 'reload' ? 500 : 0,
       });
       if (!ready.ok) throw new Error(`test nginx does not serve blue after reset: ${ready.seen}`);
     },

@@ -9,12 +9,19 @@ let url: string;
 let env = 'blue';
 let status = 200;
 let answered = 0;
+let connections = 0;
+/** When set, decides the environment of the n-th answer (1-based). */
+let envOf: ((n: number) => string) | undefined;
 
 beforeAll(async () => {
   server = createServer((_request, response) => {
     answered += 1;
-    response.writeHead(status, env ? { 'X-Rel-Environment': env } : {});
+    const answer = envOf ? envOf(answered) : env;
+    response.writeHead(status, answer ? { 'X-Rel-Environment': answer } : {});
     response.end('ok');
+  });
+  server.on('connection', () => {
+    connections += 1;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
@@ -26,6 +33,8 @@ beforeEach(() => {
   env = 'blue';
   status = 200;
   answered = 0;
+  connections = 0;
+  envOf = undefined;
 });
 
 describe('verifyEnvironment', () => {
@@ -61,6 +70,78 @@ describe('verifyEnvironment', () => {
     env = '';
     const result = await verifyEnvironment({ url, environment: 'blue', timeoutMs: 100 });
     expect(result.seen).toMatch(/^no X-Rel-Environment \(204\) \d+ times?$/);
+  });
+
+  it('sends each request on a new connection (a kept one stays with the nginx worker that took it)', async () => {
+    const result = await verifyEnvironment({ url, environment: 'blue', consecutive: 4 });
+    expect(result.ok).toBe(true);
+    expect(connections).toBe(4);
+  });
+
+  it('with settleMs, the good answers must keep coming that long; a wrong one inside starts it again', async () => {
+    const plain = await verifyEnvironment({
+      url,
+      environment: 'blue',
+      consecutive: 2,
+      settleMs: 200,
+      retryIntervalMs: 20,
+    });
+    expect(plain.ok).toBe(true);
+    expect(plain.durationMs).toBeGreaterThanOrEqual(200);
+    expect(plain.requests).toBeGreaterThan(4);
+
+    // the 6th answer comes from an old worker still routing to green: the run restarts after it
+    let greenAt = 0;
+    answered = 0;
+    envOf = (n) => {
+      if (n !== 6) return 'blue';
+      greenAt = Date.now();
+      return 'green';
+    };
+    const started = Date.now();
+    const restarted = await verifyEnvironment({
+      url,
+      environment: 'blue',
+      consecutive: 2,
+      settleMs: 200,
+      retryIntervalMs: 20,
+    });
+    expect(restarted.ok).toBe(true);
+    expect(restarted.seen).toMatch(
+      /^X-Rel-Environment: blue \(200\) \d+ times, X-Rel-Environment: green \(200\) 1 time$/,
+    );
+    expect(greenAt).toBeGreaterThan(started);
+    expect(Date.now() - greenAt).toBeGreaterThanOrEqual(200);
+  });
+
+  it('with settleMs and several URLs, the span is shared: the URLs are asked in turn until it has passed', async () => {
+    const paths: string[] = [];
+    envOf = () => 'blue';
+    const listener = (request: { url?: string }) => paths.push(request.url ?? '');
+    server.on('request', listener);
+    try {
+      const other = url.replace('/health', '/api/health');
+      const result = await verifyEnvironment({
+        url: [url, other],
+        environment: 'blue',
+        consecutive: 2,
+        settleMs: 300,
+        retryIntervalMs: 20,
+      });
+      expect(result.ok).toBe(true);
+      expect(result.durationMs).toBeGreaterThanOrEqual(300);
+      expect(result.durationMs).toBeLessThan(550);
+      expect(paths.slice(0, 4)).toEqual(['/health', '/health', '/api/health', '/api/health']);
+      expect(paths.slice(4)).toEqual(expect.arrayContaining(['/health', '/api/health']));
+    } finally {
+      server.off('request', listener);
+    }
+  });
+
+  it('fails when the good answers cannot keep coming for settleMs before the deadline, saying so', async () => {
+    const result = await verifyEnvironment({ url, environment: 'blue', settleMs: 500, timeoutMs: 200 });
+    expect(result.ok).toBe(false);
+    expect(result.reason).toBe(`no 5 good responses in a row over 500ms from ${url} within 200ms`);
   });
 
   it('counts connection errors', async () => {

@@ -12,6 +12,12 @@ export interface VerifyEnvironmentOptions {
   header?: string;
   /** Consecutive good responses needed per URL. Default 5. */
   consecutive?: number;
+  /**
+   * The good responses in a row must also span this long, first to last, per URL. Default 0. After a reload,
+   * nginx's old workers keep taking new connections for 100 ms or more next to the new ones; a run of good
+   * answers that outlasts that window means no old worker takes connections any more.
+   */
+  settleMs?: number;
   /** Deadline for all URLs together. Default 10 s. */
   timeoutMs?: number;
   /** Timeout of one request (headers and body). Default 2 s. */
@@ -38,7 +44,8 @@ export interface VerificationResult {
 }
 
 /**
- * Requests the URL(s) until `consecutive` responses in a row have an expected status and carry
+ * Requests the URL(s), each request on a new connection (what a new client sees, whichever nginx worker takes
+ * it), until `consecutive` responses in a row, spanning at least `settleMs`, have an expected status and carry
  * `<header>: <environment>`, or the deadline passes. Fails early once the target itself answers with a bad
  * status `consecutive` times in a row (it answers, and answers badly). Never throws for a failed check.
  */
@@ -46,6 +53,7 @@ export async function verifyEnvironment(options: VerifyEnvironmentOptions): Prom
   const {
     environment,
     consecutive = 5,
+    settleMs = 0,
     timeoutMs = 10_000,
     requestTimeoutMs = 2_000,
     retryIntervalMs = 50,
@@ -61,38 +69,50 @@ export async function verifyEnvironment(options: VerifyEnvironmentOptions): Prom
   const outcomes = new Map<string, number>();
   let requests = 0;
   let reason: string | undefined;
+  // Each URL needs `consecutive` good answers in a row; then, until the good answers (all URLs together) have
+  // kept coming for `settleMs`, the URLs are asked in turn. A wrong answer restarts its URL's count and the span.
+  const good = urls.map(() => 0);
+  const badFromTarget = urls.map(() => 0);
+  let goodSince: number | undefined;
+  let turn = 0;
+  const pause = () => sleep(Math.min(retryIntervalMs, Math.max(0, deadline - Date.now())), signal);
   try {
-    for (const url of urls) {
-      let good = 0;
-      let badFromTarget = 0;
-      while (good < consecutive) {
-        if (signal?.aborted) throw new RelError('ABORTED', `stopped while verifying ${environment} through ${url}`);
-        if (Date.now() >= deadline) {
-          reason = `no ${consecutive} good responses in a row from ${url} within ${timeoutMs}ms`;
-          break;
-        }
-        requests += 1;
-        const outcome = await requestOnce(url, dispatcher, header, requestTimeoutMs, signal);
-        const key =
-          'error' in outcome
-            ? `error ${outcome.error}`
-            : `${outcome.env === undefined ? `no ${shownHeader}` : `${shownHeader}: ${outcome.env}`} (${outcome.status})`;
-        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-        const fromTarget = !('error' in outcome) && outcome.env === environment;
-        if (fromTarget && statusOk(outcome.status)) {
-          good += 1;
-          badFromTarget = 0;
-          continue;
-        }
-        good = 0;
-        badFromTarget = fromTarget ? badFromTarget + 1 : 0;
-        if (badFromTarget >= consecutive) {
-          reason = `${environment} answered ${url} with ${key} ${badFromTarget} times in a row`;
-          break;
-        }
-        await sleep(Math.min(retryIntervalMs, Math.max(0, deadline - Date.now())), signal);
+    for (;;) {
+      const pending = good.findIndex((count) => count < consecutive);
+      const settled = settleMs <= 0 || (goodSince !== undefined && Date.now() - goodSince >= settleMs);
+      if (pending < 0 && settled) break;
+      const index = pending < 0 ? turn++ % urls.length : pending;
+      const url = urls[index]!;
+      if (signal?.aborted) throw new RelError('ABORTED', `stopped while verifying ${environment} through ${url}`);
+      if (Date.now() >= deadline) {
+        const span = settleMs > 0 ? ` over ${settleMs}ms` : '';
+        reason = `no ${consecutive} good responses in a row${span} from ${url} within ${timeoutMs}ms`;
+        break;
       }
-      if (reason) break;
+      if (pending < 0) await pause();
+      requests += 1;
+      const sentAt = Date.now();
+      const outcome = await requestOnce(url, dispatcher, header, requestTimeoutMs, signal);
+      const key =
+        'error' in outcome
+          ? `error ${outcome.error}`
+          : `${outcome.env === undefined ? `no ${shownHeader}` : `${shownHeader}: ${outcome.env}`} (${outcome.status})`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      const fromTarget = !('error' in outcome) && outcome.env === environment;
+      if (fromTarget && statusOk(outcome.status)) {
+        goodSince ??= sentAt;
+        good[index]! += 1;
+        badFromTarget[index] = 0;
+        continue;
+      }
+      goodSince = undefined;
+      good[index] = 0;
+      badFromTarget[index] = fromTarget ? badFromTarget[index]! + 1 : 0;
+      if (badFromTarget[index]! >= consecutive) {
+        reason = `${environment} answered ${url} with ${key} ${badFromTarget[index]} times in a row`;
+        break;
+      }
+      await pause();
     }
   } finally {
     if (!options.dispatcher) await (dispatcher as Agent).close().catch(() => undefined);
@@ -122,6 +142,8 @@ async function requestOnce(
     const response = await request(url, {
       method: 'GET',
       dispatcher,
+      // A new connection per request: a kept one stays with the nginx worker that took it.
+      reset: true,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),

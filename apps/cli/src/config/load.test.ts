@@ -31,6 +31,13 @@ describe('config', () => {
     expect(config.registry.username).toBeUndefined();
   });
 
+  it('leaves the settle time of the verification to the method unless it is set', () => {
+    const parsed = (text: string) => parseConfig(text, '/x/rel.config.yaml', {}).nginx?.verify;
+    expect(parsed(example)?.settleMs).toBeUndefined();
+    expect(parsed(example.replace('timeout: 10s }', 'timeout: 10s, settle: 750ms }'))?.settleMs).toBe(750);
+    expect(parsed(example.replace('timeout: 10s }', 'timeout: 10s, settle: 0 }'))?.settleMs).toBe(0);
+  });
+
   it('takes ${VAR} from the environment and keeps the value secret', () => {
     const text = example.replace(
       'server: 127.0.0.1:5000',
@@ -72,6 +79,8 @@ describe('config', () => {
     ],
     ['name: app', 'name: app; drop table x', /database\.name: "app; drop table x" is not valid/],
     ['stateDir:', 'statedir:', /statedir: unknown key/],
+    ['timeout: 10s }', 'timeout: 10s, settle: -1s }', /nginx\.verify\.settle: "-1s" is not a duration/],
+    ['timeout: 10s }', 'timeout: 10s, settle: soon }', /nginx\.verify\.settle: "soon" is not a duration/],
   ])('rejects %s -> %s naming the key', (from, to, pattern) => {
     expect(configError(example.replace(from, to)).message).toMatch(pattern);
   });

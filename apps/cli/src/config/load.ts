@@ -276,7 +276,7 @@ class Reader {
       'an http(s) URL',
     );
     const verify = section.verify === undefined ? {} : (this.object(section.verify, 'nginx.verify') ?? {});
-    this.noUnknownKeys(verify, 'nginx.verify', ['path', 'consecutive', 'timeout']);
+    this.noUnknownKeys(verify, 'nginx.verify', ['path', 'consecutive', 'timeout', 'settle']);
     const verifyPath = this.optionalString(verify.path, 'nginx.verify.path') ?? '/api/health';
     if (!verifyPath.startsWith('/'))
       this.errors.push(`nginx.verify.path: ${JSON.stringify(verifyPath)} must start with /`);
@@ -292,6 +292,7 @@ class Reader {
         path: verifyPath,
         consecutive: this.count(verify.consecutive ?? 5, 'nginx.verify.consecutive'),
         timeoutMs: this.duration(verify.timeout ?? '10s', 'nginx.verify.timeout'),
+        ...(verify.settle === undefined ? {} : { settleMs: this.duration(verify.settle, 'nginx.verify.settle', true) }),
       },
       header: this.matching(
         section.header ?? 'X-Rel-Environment',

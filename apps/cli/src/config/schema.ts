@@ -29,6 +29,8 @@ export interface NginxConfig {
     consecutive: number;
     /** Deadline for them. Default 10s. */
     timeoutMs: number;
+    /** How long the good responses must keep coming; undefined: 500ms for the reload method, 0 for socket. */
+    settleMs?: number;
   };
   /** Response header naming the environment that answered. Default `X-Rel-Environment`. */
   header: string;

@@ -133,6 +133,7 @@ function switchOptions(options: SwitchOptions, nginx: NginxConfig, versions: Par
     header: nginx.header,
     verifyConsecutive: nginx.verify.consecutive,
     verifyTimeoutMs: nginx.verify.timeoutMs,
+    ...(nginx.verify.settleMs === undefined ? {} : { verifySettleMs: nginx.verify.settleMs }),
     versions,
     onEvent,
     ...(signal ? { signal } : {}),
