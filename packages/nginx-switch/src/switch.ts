@@ -114,7 +114,7 @@ export interface SwitchResult {
 const DEFAULT_TEST: readonly string[] = ['nginx', '-t'];
 const DEFAULT_RELOAD: ReloadMethod = { kind: 'command', command: ['nginx', '-s', 'reload'] };
 /** After a reload the master starts new workers, sleeps 100 ms, then tells the old ones to quit: 5x margin. */
-const RELOAD_SETTLE_MS = 500;
+export const RELOAD_SETTLE_MS = 500;
 
 /**
  * Moves traffic to `target`: checks (config, upstreams, writable state, nginx running, target health) before

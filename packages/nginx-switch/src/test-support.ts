@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type Environment, pollUntil } from '@rel/core';
 import { reloadNginx } from './nginx-process.js';
 import { pointLiveLink, prepareSocketDir, renderSocketRoutingConfig } from './socket-route.js';
-import type { SwitchTrafficOptions } from './switch.js';
+import { RELOAD_SETTLE_MS, type SwitchTrafficOptions } from './switch.js';
 import type { EnvironmentAddresses, SwitchMethod } from './types.js';
 import { verifyEnvironment } from './verify.js';
 
@@ -250,7 +250,7 @@ export async function startSwitchFixture(method: SwitchMethod): Promise<SwitchFi
         url: [nginx.url('/health'), nginx.url('/api/health')],
         environment: 'blue',
         // after a reload, until the old workers stop taking connections
-        settleMs: method === 'reload' ? 500 : 0,
+        settleMs: method === 'reload' ? RELOAD_SETTLE_MS : 0,
       });
       if (!ready.ok) throw new Error(`test nginx does not serve blue after reset: ${ready.seen}`);
     },

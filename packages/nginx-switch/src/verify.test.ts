@@ -10,12 +10,15 @@ let env = 'blue';
 let status = 200;
 let answered = 0;
 let connections = 0;
+/** The paths asked, in order. */
+let paths: string[] = [];
 /** When set, decides the environment of the n-th answer (1-based). */
 let envOf: ((n: number) => string) | undefined;
 
 beforeAll(async () => {
-  server = createServer((_request, response) => {
+  server = createServer((request, response) => {
     answered += 1;
+    paths.push(request.url ?? '');
     const answer = envOf ? envOf(answered) : env;
     response.writeHead(status, answer ? { 'X-Rel-Environment': answer } : {});
     response.end('ok');
@@ -34,6 +37,7 @@ beforeEach(() => {
   status = 200;
   answered = 0;
   connections = 0;
+  paths = [];
   envOf = undefined;
 });
 
@@ -79,13 +83,8 @@ describe('verifyEnvironment', () => {
   });
 
   it('with settleMs, the good answers must keep coming that long; a wrong one inside starts it again', async () => {
-    const plain = await verifyEnvironment({
-      url,
-      environment: 'blue',
-      consecutive: 2,
-      settleMs: 200,
-      retryIntervalMs: 20,
-    });
+    const settling = { url, environment: 'blue', consecutive: 2, settleMs: 200, retryIntervalMs: 20 } as const;
+    const plain = await verifyEnvironment(settling);
     expect(plain.ok).toBe(true);
     expect(plain.durationMs).toBeGreaterThanOrEqual(200);
     expect(plain.requests).toBeGreaterThan(4);
@@ -99,13 +98,7 @@ describe('verifyEnvironment', () => {
       return 'green';
     };
     const started = Date.now();
-    const restarted = await verifyEnvironment({
-      url,
-      environment: 'blue',
-      consecutive: 2,
-      settleMs: 200,
-      retryIntervalMs: 20,
-    });
+    const restarted = await verifyEnvironment(settling);
     expect(restarted.ok).toBe(true);
     expect(restarted.seen).toMatch(
       /^X-Rel-Environment: blue \(200\) \d+ times, X-Rel-Environment: green \(200\) 1 time$/,
@@ -115,27 +108,19 @@ describe('verifyEnvironment', () => {
   });
 
   it('with settleMs and several URLs, the span is shared: the URLs are asked in turn until it has passed', async () => {
-    const paths: string[] = [];
-    envOf = () => 'blue';
-    const listener = (request: { url?: string }) => paths.push(request.url ?? '');
-    server.on('request', listener);
-    try {
-      const other = url.replace('/health', '/api/health');
-      const result = await verifyEnvironment({
-        url: [url, other],
-        environment: 'blue',
-        consecutive: 2,
-        settleMs: 300,
-        retryIntervalMs: 20,
-      });
-      expect(result.ok).toBe(true);
-      expect(result.durationMs).toBeGreaterThanOrEqual(300);
-      expect(result.durationMs).toBeLessThan(550);
-      expect(paths.slice(0, 4)).toEqual(['/health', '/health', '/api/health', '/api/health']);
-      expect(paths.slice(4)).toEqual(expect.arrayContaining(['/health', '/api/health']));
-    } finally {
-      server.off('request', listener);
-    }
+    const other = url.replace('/health', '/api/health');
+    const result = await verifyEnvironment({
+      url: [url, other],
+      environment: 'blue',
+      consecutive: 2,
+      settleMs: 300,
+      retryIntervalMs: 20,
+    });
+    expect(result.ok).toBe(true);
+    expect(result.durationMs).toBeGreaterThanOrEqual(300);
+    expect(result.durationMs).toBeLessThan(550);
+    expect(paths.slice(0, 4)).toEqual(['/health', '/health', '/api/health', '/api/health']);
+    expect(paths.slice(4)).toEqual(expect.arrayContaining(['/health', '/api/health']));
   });
 
   it('fails when the good answers cannot keep coming for settleMs before the deadline, saying so', async () => {
