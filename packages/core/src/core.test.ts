@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   formatDuration,
+  isRelError,
   otherEnvironment,
   parseDuration,
   parseEnvironment,
@@ -114,5 +115,26 @@ describe('runStep', () => {
       }),
     ).rejects.toThrow('no such tag');
     expect(events[1]).toMatchObject({ type: 'step:fail', error: { code: 'NOT_FOUND', message: 'no such tag' } });
+  });
+});
+
+describe('RelError across copies of @rel/core', () => {
+  it('an error made by another copy of the module is a RelError here (isRelError and instanceof)', async () => {
+    // a second, separate evaluation of errors.ts: what a bundle or a second installed version amounts to
+    vi.resetModules();
+    const other = await import('./errors.js');
+    expect(other.RelError).not.toBe(RelError);
+    const foreign = new other.RelError('LOCKED', 'held by someone');
+    expect(isRelError(foreign)).toBe(true);
+    expect(isRelError(foreign, 'LOCKED')).toBe(true);
+    expect(isRelError(foreign, 'CONFIG')).toBe(false);
+    expect(foreign instanceof RelError).toBe(true);
+    expect(other.isRelError(new RelError('AUTH', 'denied'), 'AUTH')).toBe(true);
+  });
+  it('plain errors and look-alikes without the brand are not RelErrors', () => {
+    expect(isRelError(new Error('x'))).toBe(false);
+    expect(isRelError({ name: 'RelError', code: 'LOCKED', message: 'x' })).toBe(false);
+    expect(isRelError(null)).toBe(false);
+    expect(isRelError('LOCKED')).toBe(false);
   });
 });

@@ -18,18 +18,29 @@ export interface RelErrorOptions {
   details?: Record<string, unknown>;
 }
 
+// A brand shared by every copy of @rel/core in a process (two installed versions, a bundle): `Symbol.for`
+// returns the same symbol everywhere, so an error thrown through one copy is recognised by another.
+const BRAND: unique symbol = Symbol.for('rel.error') as never;
+
 export class RelError extends Error {
   override readonly name = 'RelError';
   readonly code: RelErrorCode;
   readonly details: Record<string, unknown> | undefined;
+  readonly [BRAND] = true;
 
   constructor(code: RelErrorCode, message: string, options: RelErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
   }
+
+  /** `error instanceof RelError` holds for a RelError of any copy of @rel/core, not only this one. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
 }
 
+/** Whether `error` is a RelError (of any copy of @rel/core), and of `code` when given. */
 export function isRelError(error: unknown, code?: RelErrorCode): error is RelError {
   return error instanceof RelError && (code === undefined || error.code === code);
 }
