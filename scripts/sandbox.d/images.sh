@@ -2,9 +2,9 @@
 # Sourced by scripts/sandbox: builds the sample images FROM scratch out of host binaries and pushes them.
 #
 #   127.0.0.1:5000/rel-sample/postgres:15        host PostgreSQL 15 + ldd libraries + busybox
-#   127.0.0.1:5000/rel-sample/api:v1, :v2        host node + ldd libraries + busybox + esbuild bundles +
+#   127.0.0.1:5000/rel-sample/api:v1, :v2, :v3   host node + ldd libraries + busybox + esbuild bundles +
 #                                                 migrations as SQL folder, idempotent script and efbundle
-#   127.0.0.1:5000/rel-sample/client:v1, :v2     busybox httpd + static files
+#   127.0.0.1:5000/rel-sample/client:v1, :v2, :v3 busybox httpd + static files
 #
 # Caching: each image gets an input hash (this file, its sources under examples/sample-app, the esbuild
 # bundle, and path/size/mtime of every host file copied into it). The hash is stored in the image as the
@@ -346,11 +346,11 @@ build_images() {
   hash="$(postgres_inputs)"
   build_if_changed postgres 15 "$hash" stage_postgres
   bundle="$(bundle_api)"
-  for version in v1 v2; do
+  for version in v1 v2 v3; do
     hash="$(api_inputs "$version" "$bundle")"
     build_if_changed api "$version" "$hash" stage_api "$version" "$bundle"
   done
-  for version in v1 v2; do
+  for version in v1 v2 v3; do
     hash="$(client_inputs "$version")"
     build_if_changed client "$version" "$hash" stage_client "$version"
   done

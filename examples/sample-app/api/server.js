@@ -2,7 +2,7 @@
 // The sample API of the rel sandbox: a small Node HTTP server (no framework) in front of PostgreSQL.
 //
 // `scripts/sandbox` bundles this file and `pg` into one CommonJS file with esbuild and bakes it into the
-// images 127.0.0.1:5000/rel-sample/api:v1 and :v2 (they differ only in APP_VERSION and migrations).
+// images 127.0.0.1:5000/rel-sample/api:v1, :v2 and :v3 (they differ only in APP_VERSION and migrations).
 //
 // Environment:
 //   PORT (8080)  APP_VERSION (baked into the image)  FAIL_MODE (off | error | slow; the initial failure mode)
