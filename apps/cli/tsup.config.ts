@@ -2,14 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from 'tsup';
 
-// dockerode loads gRPC, protobuf and ssh2 at start-up (about 150 ms) for features rel does not use
-// (BuildKit sessions, ssh:// engines). The CLI bundles @rel/docker with dockerode and replaces those
-// modules with a stub that fails only if called, so `rel` starts fast. Library users are unaffected.
-// It also bundles the libraries every run loads (core, nginx-switch, monitor, undici, yaml): resolving
-// and reading their hundreds of files cost more CPU than running a command (`rel monitor` started with
-// 0.43 s of CPU, now 0.22 s). The library build leaves pg and the database libraries external; the command's
-// single script bundles the database libraries too (their code initialises only when a db command runs), pg
-// stays external.
+// The library build (`@rel/cli`'s exports: `main`) bundles nothing: @rel/release and the libraries are its
+// dependencies, so one copy of @rel/core serves them all.
+// The `rel` command is one script instead, an application artifact nobody imports: dockerode loads gRPC, protobuf
+// and ssh2 at start-up (about 150 ms) for features rel does not use (BuildKit sessions, ssh:// engines), so the
+// script bundles @rel/docker with dockerode and replaces those modules with a stub that fails only if called.
+// It also bundles the libraries a run loads (core, release, nginx-switch, monitor, undici, yaml, and the
+// database libraries, whose code initialises only when a database flow runs): resolving and reading their
+// hundreds of files cost more CPU than running a command (`rel monitor` started with 0.43 s of CPU, now
+// 0.22 s). pg stays external.
 const unused = ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'ssh2', 'uuid'];
 // Nor does rel build images from a directory: the modules dockerode's util.js loads for build contexts (tar-fs
 // with tar-stream, bl and readable-stream, zlib, a .dockerignore parser) are stubbed there too (~10 ms of CPU).
@@ -29,8 +30,11 @@ const bundled = [
   'dockerode',
   'docker-modem',
   '@rel/core',
+  '@rel/release',
   '@rel/monitor',
   '@rel/nginx-switch',
+  '@rel/db-migrate',
+  '@rel/replicate',
   'undici',
   'yaml',
 ];
@@ -77,19 +81,15 @@ const shared = {
 } satisfies Options;
 
 export default defineConfig([
-  // The library (`@rel/cli`'s exports): ES modules, split per command.
+  // The library (`@rel/cli`'s exports): ES modules, split per command, every dependency external.
   {
-    ...shared,
     entry: ['src/index.ts'],
     format: ['esm'],
     dts: true,
     clean: true,
     splitting: true,
-    noExternal: bundled,
-    // bundled CommonJS (dockerode) calls require() for Node's built-in modules
-    banner: {
-      js: "import { createRequire as __relCreateRequire } from 'node:module'; const require = __relCreateRequire(import.meta.url);",
-    },
+    sourcemap: true,
+    target: 'node20',
   },
   // The `rel` command: one CommonJS script (bin/rel.js runs it through V8's code cache, which Node 20 offers
   // for scripts only; bin/load-cli.js says why). Everything but pg is in it.
@@ -101,7 +101,7 @@ export default defineConfig([
     clean: true,
     splitting: false,
     shims: true,
-    noExternal: [...bundled, '@rel/db-migrate', '@rel/replicate'],
+    noExternal: bundled,
     // import() becomes require(): a script run through the code cache has no module loader for import() (Node 20
     // drops it with cached data; load-cli.js)
     esbuildOptions(options) {

@@ -34,6 +34,17 @@ describe('rel (in process)', () => {
     expect(out).toMatch(/exit codes: 0 ok, 1 a step failed, 2 bad input/);
   });
 
+  it('--help lists rel release first, and says what <env> may be', async () => {
+    const { out } = await run(['--help']);
+    const commands = out.split('\n').filter((l) => l.startsWith('  rel '));
+    expect(commands[0]).toMatch(/^ {2}rel release \[<version>\] +release to the idle environment/);
+    expect(out).toMatch(/<env>: blue, green, idle \(the one nginx does not route to\) or live/);
+    expect(out).toMatch(/5 release paused for approval/);
+    const release = await run(['release', '--help']);
+    expect(release.out).toMatch(/^usage: rel release \[<version>\] \[options\]/);
+    expect(release.out).toMatch(/--pause-before-switch +stop once the idle environment is verified \(exit 5\)/);
+  });
+
   it('help for one command', async () => {
     const { code, out } = await run(['deploy', 'frontend', '--help']);
     expect(code).toBe(0);
@@ -41,7 +52,10 @@ describe('rel (in process)', () => {
   });
 
   it.each([
-    [['deploy', 'backend', 'purple', 'v1'], /^rel: unknown environment "purple": expected "blue" or "green"\n$/],
+    [
+      ['deploy', 'backend', 'purple', 'v1'],
+      /^rel: unknown environment "purple": expected blue, green, idle or live\n$/,
+    ],
     [['deploy', 'backend', 'green', 'v1;rm -rf /'], /^rel: invalid version "v1;rm -rf \/"/],
     [['deploy', 'backend', 'green', '$(reboot)'], /^rel: invalid version "\$\(reboot\)"/],
     [['deploy', 'backend', 'green', ''], /^rel: invalid version ""/],
@@ -49,6 +63,13 @@ describe('rel (in process)', () => {
     [['deploy', 'sideways', 'green', 'v1'], /^rel: unknown command "deploy sideways green v1"/],
     [['deploy', 'backend', 'green', 'v1', '--colour'], /^rel: Unknown option '--colour'/],
     [['frobnicate'], /^rel: unknown command "frobnicate" \(see rel --help\)\n$/],
+    [['release', 'v2', 'v3'], /^rel: expected 0 to 1 argument\(s\): usage: rel release \[<version>\]\n$/],
+    [['release', 'v2', '--replicate', '--no-replicate'], /^rel: --replicate and --no-replicate contradict each other/],
+    [['release', 'v2', '--monitor=-5'], /^rel: invalid --monitor "-5"/],
+    [['release', 'v2', '--monitor-interval', '0'], /^rel: invalid --monitor-interval "0": must be greater than zero/],
+    [['release', 'v2', '--only', 'both'], /^rel: invalid --only "both": expected backend or frontend/],
+    [['release', 'resume', 'x', 'y'], /^rel: expected 0 to 1 argument\(s\): usage: rel release resume \[<id>\]/],
+    [['history', '--limit', 'all'], /^rel: invalid --limit "all": expected a whole number >= 1/],
   ])('bad input %j: one line, exit 2', async (args, pattern) => {
     const { code, out, err } = await run([...args, '--config', config]);
     expect(code).toBe(EXIT.BAD_INPUT);

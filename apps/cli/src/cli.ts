@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { errorMessage, RelError } from '@rel/core';
+import { errorMessage, isRelError, RelError } from '@rel/core';
+import { loadConfig, type RelConfig } from '@rel/release/config';
 import { COMMANDS, type CommandContext, type CommandSpec, GLOBAL_OPTIONS, usage } from './commands.js';
-import { loadConfig } from './config/load.js';
-import type { RelConfig } from './config/schema.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { chooseMode, createReporter } from './report/reporter.js';
 
@@ -47,12 +46,15 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       return EXIT.OK;
     }
     const rest = args.slice(spec.path.length);
-    if (rest.length !== spec.args.length) {
-      throw new RelError('BAD_INPUT', `expected ${spec.args.length} argument(s): usage: ${usage(spec)}`);
+    const most = spec.args.length + (spec.optional?.length ?? 0);
+    if (rest.length < spec.args.length || rest.length > most) {
+      const expected = most === spec.args.length ? `${most}` : `${spec.args.length} to ${most}`;
+      throw new RelError('BAD_INPUT', `expected ${expected} argument(s): usage: ${usage(spec)}`);
     }
     let config: RelConfig | undefined;
     const context: CommandContext = {
       args: rest,
+      env: io.env ?? process.env,
       options: {
         ...values,
         config: values.config as string | undefined,
@@ -75,11 +77,10 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
     const command = await spec.load();
     return (await command.run(context)) ?? EXIT.OK;
   } catch (error) {
-    const relError =
-      error instanceof RelError ? error : new RelError('STEP_FAILED', errorMessage(error), { cause: error });
+    const relError = isRelError(error) ? error : new RelError('STEP_FAILED', errorMessage(error), { cause: error });
     const exitCode = exitCodeFor(relError.code);
     reporter.error(relError.message, relError.code, exitCode);
-    if (argv.includes('--verbose') && !(error instanceof RelError) && error instanceof Error && error.stack) {
+    if (argv.includes('--verbose') && !isRelError(error) && error instanceof Error && error.stack) {
       stderr.write(`${error.stack}\n`);
     }
     return exitCode;
@@ -90,8 +91,10 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   }
 }
 
+/** The command whose words start the positionals; the longest wins (`release resume` over `release`). */
 function findCommand(positionals: string[]): CommandSpec | undefined {
-  return COMMANDS.find((spec) => spec.path.every((word, i) => positionals[i] === word));
+  const matching = COMMANDS.filter((spec) => spec.path.every((word, i) => positionals[i] === word));
+  return matching.sort((a, b) => b.path.length - a.path.length)[0];
 }
 
 function parse(argv: string[], spec: CommandSpec | undefined) {
@@ -141,6 +144,9 @@ function help(spec: CommandSpec | undefined): string {
     'global options:',
     ...options(GLOBAL_OPTIONS),
     '',
-    'exit codes: 0 ok, 1 a step failed, 2 bad input or configuration, 3 release lock held, 4 rolled back, 130 interrupted',
+    '<env>: blue, green, idle (the one nginx does not route to) or live; <version>: the image tag',
+    '',
+    'exit codes: 0 ok, 1 a step failed, 2 bad input or configuration, 3 release lock held, 4 rolled back,',
+    '            5 release paused for approval, 130 interrupted',
   ].join('\n');
 }

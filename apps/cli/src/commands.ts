@@ -1,4 +1,4 @@
-import type { RelConfig } from './config/schema.js';
+import type { RelConfig } from '@rel/release/config';
 import type { Reporter } from './report/reporter.js';
 
 export interface GlobalOptions {
@@ -11,6 +11,8 @@ export interface GlobalOptions {
 /** What a command gets: its arguments, the global options, a reporter, and the config on demand. */
 export interface CommandContext {
   args: string[];
+  /** The environment rel runs in (`${VAR}` values, Jenkins' BUILD_URL). */
+  env: NodeJS.ProcessEnv;
   options: GlobalOptions & Record<string, string | boolean | undefined>;
   reporter: Reporter;
   /** Loads and validates the config the first time it is called. */
@@ -29,6 +31,8 @@ export interface CommandSpec {
   path: string[];
   /** Names of positional arguments, for usage and arity. */
   args: string[];
+  /** Names of optional positional arguments after those. */
+  optional?: string[];
   summary: string;
   /** Options of this command beyond the global ones. */
   options?: Record<string, { type: 'boolean' | 'string'; description: string }>;
@@ -36,23 +40,84 @@ export interface CommandSpec {
   load: () => Promise<CommandModule>;
 }
 
+const FORCE = {
+  force: { type: 'boolean', description: 'allow the live environment (or one a release is using) as the target' },
+} as const;
+
 export const COMMANDS: CommandSpec[] = [
+  {
+    path: ['release'],
+    args: [],
+    optional: ['version'],
+    summary:
+      'release to the idle environment: deploy, [replicate], migrate, check, switch, watch; journaled, resumable',
+    options: {
+      backend: { type: 'string', description: 'the backend version, when it differs from <version>' },
+      frontend: { type: 'string', description: 'the frontend version, when it differs from <version>' },
+      only: { type: 'string', description: 'backend or frontend: only that changes; the other keeps the live version' },
+      replicate: { type: 'boolean', description: 'copy the live database into the idle one first (release.replicate)' },
+      'no-replicate': { type: 'boolean', description: 'do not copy the live database' },
+      monitor: {
+        type: 'string',
+        description: 'watch production this long after the switch (default 600s; 0: no watch)',
+      },
+      'monitor-interval': { type: 'string', description: 'between checks of that watch (default 30s)' },
+      'pause-before-switch': {
+        type: 'boolean',
+        description: 'stop once the idle environment is verified (exit 5) until rel release promote',
+      },
+    },
+    load: () => import('./commands/release.js').then((m) => m.releaseCommand),
+  },
+  {
+    path: ['release', 'resume'],
+    args: [],
+    optional: ['id'],
+    summary: 'continue the interrupted release from its first unfinished step',
+    load: () => import('./commands/release.js').then((m) => m.resumeCommand),
+  },
+  {
+    path: ['release', 'promote'],
+    args: [],
+    optional: ['id'],
+    summary: 'approve the release paused before its switch: switch traffic, watch, done',
+    load: () => import('./commands/release.js').then((m) => m.promoteCommand),
+  },
+  {
+    path: ['release', 'abort'],
+    args: [],
+    optional: ['id'],
+    summary: 'end the paused or interrupted release; live traffic is not touched',
+    options: { reason: { type: 'string', description: 'why, for the journal and the notifications' } },
+    load: () => import('./commands/release.js').then((m) => m.abortCommand),
+  },
+  {
+    path: ['history'],
+    args: [],
+    optional: ['id'],
+    summary: 'past releases (id, version, environment, who, started, duration, outcome); with <id>: one, step by step',
+    options: { limit: { type: 'string', description: 'how many releases to list (default 20)' } },
+    load: () => import('./commands/release.js').then((m) => m.historyCommand),
+  },
   {
     path: ['deploy', 'backend'],
     args: ['env', 'version'],
     summary: 'pull the API image, (re)start the database and the API of <env>, health-check it',
+    options: { ...FORCE },
     load: () => import('./commands/deploy.js').then((m) => m.deployBackendCommand),
   },
   {
     path: ['deploy', 'frontend'],
     args: ['env', 'version'],
     summary: 'pull the client image, replace the client of <env>, health-check it',
+    options: { ...FORCE },
     load: () => import('./commands/deploy.js').then((m) => m.deployFrontendCommand),
   },
   {
     path: ['db', 'migrate'],
     args: ['env'],
     summary: "back up <env>'s database, apply the API image's EF Core migrations, verify, test the API",
+    options: { ...FORCE },
     load: () => import('./commands/db.js').then((m) => m.migrateCommand),
   },
   {
@@ -65,6 +130,7 @@ export const COMMANDS: CommandSpec[] = [
     path: ['db', 'restore'],
     args: ['env', 'backup'],
     summary: "restore <env>'s database from a backup (a file, a name in the state directory, or latest)",
+    options: { ...FORCE },
     load: () => import('./commands/db.js').then((m) => m.restoreCommand),
   },
   {
@@ -134,5 +200,5 @@ export const GLOBAL_OPTIONS = {
 } as const;
 
 export function usage(spec: CommandSpec): string {
-  return `rel ${[...spec.path, ...spec.args.map((a) => `<${a}>`)].join(' ')}`;
+  return `rel ${[...spec.path, ...spec.args.map((a) => `<${a}>`), ...(spec.optional ?? []).map((a) => `[<${a}>]`)].join(' ')}`;
 }

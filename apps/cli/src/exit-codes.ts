@@ -12,6 +12,8 @@ export const EXIT = {
   LOCKED: 3,
   /** Production failed and traffic was rolled back. */
   ROLLED_BACK: 4,
+  /** The release is paused before its switch, awaiting approval (`rel release promote` or `abort`). */
+  PAUSED: 5,
   /** Interrupted (SIGINT/SIGTERM). */
   INTERRUPTED: 130,
 } as const;

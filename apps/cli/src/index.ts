@@ -1,13 +1,6 @@
+// @rel/cli as a library: `main` runs rel in-process (the `rel` bin runs the same). The flows, configuration,
+// lock and notifications are @rel/release's; import them from there.
 export type { MainIO } from './cli.js';
 export { main } from './cli.js';
-export type { LoadConfigOptions } from './config/load.js';
-export { DEFAULT_CONFIG_FILE, loadConfig, parseConfig, resolveConfigPath } from './config/load.js';
-export type { EnvironmentPorts, HealthCheck, RelConfig } from './config/schema.js';
 export type { ExitCode } from './exit-codes.js';
 export { EXIT, exitCodeFor } from './exit-codes.js';
-export type { DeployOptions, DeployPlan, DeployResult } from './flows/deploy.js';
-export { deployBackend, deployFrontend, planDeploy } from './flows/deploy.js';
-export type { EnvironmentStatus } from './flows/status.js';
-export { formatStatus, readStatus } from './flows/status.js';
-export type { OutputMode, Reporter, ReporterOptions } from './report/reporter.js';
-export { chooseMode, createReporter } from './report/reporter.js';

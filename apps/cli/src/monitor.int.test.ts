@@ -49,7 +49,8 @@ describe('rel monitor', () => {
       ['green', 'v2'],
     ]) {
       for (const role of ['backend', 'frontend']) {
-        const r = await t.rel(['deploy', role!, env!, version!]);
+        // fixtures: blue is what nginx routes to from the start, and serves once its API runs
+        const r = await t.rel(['deploy', role!, env!, version!, '--force']);
         expect(r.code, r.stderr).toBe(0);
       }
     }
@@ -166,13 +167,39 @@ describe('rel monitor', () => {
     expect(await throughNginx(nginx.publicUrl)).toMatchObject({ env: 'blue' });
   });
 
-  it('--no-rollback reports the breach and leaves traffic where it is', async () => {
+  it('--no-rollback reports the breach, leaves traffic where it is, and says so to the receiver', async () => {
     await fail('error');
     const r = await t.rel(['monitor', '30s', '--interval', '500ms', '--no-rollback']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/breached the monitor's policy: 3 consecutive failed checks/);
     expect(await throughNginx(nginx.publicUrl)).toMatchObject({ env: 'green' });
-    expect(received).toHaveLength(0);
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({ event: 'breach', severity: 'warning', environment: 'green' });
+  });
+
+  it('a rollback that fails (blue has no running API) is announced as critical; exit 1', async () => {
+    await docker('stop', `${t.project}-blue-api`);
+    try {
+      await fail('error');
+      const r = await t.rel(['monitor', '30s', '--interval', '500ms']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /breached the monitor's policy .* and the rollback to blue failed: refusing to roll back to blue/,
+      );
+      expect(await throughNginx(nginx.publicUrl)).toMatchObject({ env: 'green' });
+      expect(received).toHaveLength(1);
+      expect(received[0]).toMatchObject({ event: 'rollback-failed', severity: 'critical', from: 'green', to: 'blue' });
+    } finally {
+      await docker('start', `${t.project}-blue-api`);
+      for (let i = 0; i < 100; i++) {
+        const ok = await fetch(`http://127.0.0.1:${t.ports.blue.apiPort}/health`).then(
+          (res) => res.ok,
+          () => false,
+        );
+        if (ok) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   });
 
   it('SIGINT mid-run leaves a complete log and summary, exit 130, no rollback', async () => {

@@ -38,7 +38,8 @@ describe('rel db replicate', () => {
         ['db', 'migrate', env],
         ['deploy', 'frontend', env, 'v1'],
       ]) {
-        const r = await t.rel(args);
+        // fixtures: blue is what nginx routes to from the start, and serves once its API runs
+        const r = await t.rel([...args, '--force']);
         expect(r.code, r.stderr).toBe(0);
       }
     }

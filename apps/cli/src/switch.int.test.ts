@@ -18,7 +18,8 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
       ['green', 'v2'],
     ]) {
       for (const role of ['backend', 'frontend']) {
-        const r = await t.rel(['deploy', role!, env!, version!]);
+        // fixtures: blue is what nginx routes to from the start, and serves once its API runs
+        const r = await t.rel(['deploy', role!, env!, version!, '--force']);
         expect(r.code, r.stderr).toBe(0);
       }
     }
@@ -144,7 +145,7 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
   });
 
   if (method === 'socket')
-    it('rollback: notifications reach a local receiver; a receiver that is down does not stop it', async () => {
+    it('rollback and a failed switch: notifications reach a local receiver; a receiver that is down does not stop it', async () => {
       const received: { path: string; body: Record<string, unknown> }[] = [];
       const receiver = createServer((req, res) => {
         let body = '';
@@ -179,6 +180,26 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
           .trim()
           .split('\n');
         expect(JSON.parse(events.at(-1)!)).toMatchObject({ event: 'rollback', to: 'blue', reason: 'error rate' });
+
+        // a switch that fails is announced too (as a warning: traffic stayed where it was)
+        await docker('stop', `${t.project}-green-api`);
+        try {
+          const failed = await t.rel(['switch', 'green']);
+          expect(failed.code).toBe(1);
+          expect((await throughNginx(nginx.publicUrl)).env).toBe('blue');
+          expect(received).toHaveLength(2);
+          expect(received[1]!.body).toMatchObject({ severity: 'warning', event: 'switch-failed', to: 'green' });
+        } finally {
+          await docker('start', `${t.project}-green-api`);
+          for (let i = 0; i < 100; i++) {
+            const ok = await fetch(`http://127.0.0.1:${t.ports.green.apiPort}/health`).then(
+              (r) => r.ok,
+              () => false,
+            );
+            if (ok) break;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
       } finally {
         receiver.close();
       }

@@ -1,12 +1,20 @@
-import { formatDuration, parseEnvironment } from '@rel/core';
+import { formatDuration } from '@rel/core';
 import type { MigrateResult, MigrationPlan } from '@rel/db-migrate';
+import {
+  acquireReleaseLock,
+  backupEnvironment,
+  checkReplicateTargets,
+  guardTarget,
+  migrateEnvironment,
+  parseWholeNumber,
+  planReplicate,
+  replicateEnvironment,
+  restoreEnvironment,
+} from '@rel/release';
 import type { CommandContext, CommandModule } from '../commands.js';
-import { parseWholeNumber } from '../config/units.js';
 import { EXIT } from '../exit-codes.js';
-import { backupEnvironment, migrateEnvironment, restoreEnvironment } from '../flows/database.js';
-import { checkReplicateTargets, planReplicate, replicateEnvironment } from '../flows/replicate.js';
-import { acquireReleaseLock } from '../lock.js';
-import { dockerClient } from './docker.js';
+import { lazyDockerClient } from './docker.js';
+import { checkEnvironmentName, environmentArgument, targetArgument } from './target.js';
 
 function lock(context: CommandContext, command: string) {
   const config = context.config();
@@ -20,9 +28,11 @@ function lock(context: CommandContext, command: string) {
 
 export const migrateCommand: CommandModule = {
   async run(context) {
-    const env = parseEnvironment(context.args[0]);
+    checkEnvironmentName(context.args[0]);
     const config = context.config();
-    const docker = await dockerClient();
+    const connect = lazyDockerClient();
+    const env = await targetArgument(context, connect, context.args[0], 'migrate the database of');
+    const docker = await connect();
     const base = { config, env, docker, onEvent: context.reporter.sink, signal: context.signal };
     if (context.options.dryRun) {
       const plan = (await migrateEnvironment({ ...base, dryRun: true })) as MigrationPlan;
@@ -50,14 +60,16 @@ export const migrateCommand: CommandModule = {
 
 export const backupCommand: CommandModule = {
   async run(context) {
-    const env = parseEnvironment(context.args[0]);
+    checkEnvironmentName(context.args[0]);
+    const connect = lazyDockerClient();
+    const { env } = await environmentArgument(context, connect, context.args[0]);
     if (context.options.dryRun) {
       context.reporter.result(
         `dry run: rel db backup ${env} would dump ${env}'s database with pg_dump -Fc into the state directory`,
       );
       return EXIT.OK;
     }
-    const docker = await dockerClient();
+    const docker = await connect();
     await using _lock = await lock(context, `db backup ${env}`);
     const result = await backupEnvironment({
       config: context.config(),
@@ -76,15 +88,17 @@ export const backupCommand: CommandModule = {
 
 export const restoreCommand: CommandModule = {
   async run(context) {
-    const env = parseEnvironment(context.args[0]);
+    checkEnvironmentName(context.args[0]);
     const backup = context.args[1]!;
+    const connect = lazyDockerClient();
+    const env = await targetArgument(context, connect, context.args[0], 'restore the database of');
     if (context.options.dryRun) {
       context.reporter.result(
         `dry run: rel db restore ${env} ${backup} would replace ${env}'s database with that backup`,
       );
       return EXIT.OK;
     }
-    const docker = await dockerClient();
+    const docker = await connect();
     await using _lock = await lock(context, `db restore ${env}`);
     const result = await restoreEnvironment({
       config: context.config(),
@@ -104,14 +118,17 @@ export const restoreCommand: CommandModule = {
 
 export const replicateCommand: CommandModule = {
   async run(context) {
-    const from = parseEnvironment(context.args[0]);
-    const to = parseEnvironment(context.args[1]);
+    checkEnvironmentName(context.args[0], 'source environment');
+    checkEnvironmentName(context.args[1], 'target environment');
     const parallel =
       typeof context.options.parallel === 'string'
         ? parseWholeNumber(context.options.parallel, '--parallel', 1, 32)
         : undefined;
     const config = context.config();
     const force = Boolean(context.options.force);
+    const connect = lazyDockerClient();
+    const { env: from } = await environmentArgument(context, connect, context.args[0], 'source environment');
+    const { env: to, view } = await environmentArgument(context, connect, context.args[1], 'target environment');
     if (context.options.dryRun) {
       const live = await checkReplicateTargets(config, from, to, force);
       const plan = planReplicate(config, from, to, live);
@@ -121,7 +138,9 @@ export const replicateCommand: CommandModule = {
       );
       return EXIT.OK;
     }
-    const docker = await dockerClient();
+    await checkReplicateTargets(config, from, to, force);
+    const docker = await connect();
+    await guardTarget({ config, docker, env: to, action: 'replicate into', force, ...(view ? { view } : {}) });
     await using _lock = await lock(context, `db replicate ${from} ${to}`);
     const result = await replicateEnvironment({
       config,

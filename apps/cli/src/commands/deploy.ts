@@ -1,19 +1,19 @@
-import { parseEnvironment } from '@rel/core';
 import { validateTag } from '@rel/docker';
+import { acquireReleaseLock, type DeployResult, deployBackend, deployFrontend, planDeploy } from '@rel/release';
 import type { CommandContext, CommandModule } from '../commands.js';
 import { EXIT } from '../exit-codes.js';
-import { type DeployResult, deployBackend, deployFrontend, planDeploy } from '../flows/deploy.js';
-import { acquireReleaseLock } from '../lock.js';
-import { dockerClient } from './docker.js';
+import { lazyDockerClient } from './docker.js';
+import { checkEnvironmentName, targetArgument } from './target.js';
 
 function deployCommand(role: 'backend' | 'frontend'): CommandModule {
   return {
     async run(context: CommandContext) {
-      const env = parseEnvironment(context.args[0]);
-      const version = context.args[1]!;
-      validateTag(version, 'version');
+      checkEnvironmentName(context.args[0]);
+      const version = validateTag(context.args[1]!, 'version');
       const config = context.config();
-      const docker = await dockerClient();
+      const connect = lazyDockerClient();
+      const env = await targetArgument(context, connect, context.args[0], `deploy the ${role} to`);
+      const docker = await connect();
       if (context.options.dryRun) {
         const plan = await planDeploy({ config, env, version, docker, role });
         context.reporter.result(

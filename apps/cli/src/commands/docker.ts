@@ -6,3 +6,12 @@ export async function dockerClient(): Promise<DockerClient> {
   await pingDocker(client);
   return client;
 }
+
+/** `dockerClient()` on first call, the same client after: arguments are checked before the engine is asked. */
+export function lazyDockerClient(): () => Promise<DockerClient> {
+  let client: Promise<DockerClient> | undefined;
+  return () => {
+    client ??= dockerClient();
+    return client;
+  };
+}

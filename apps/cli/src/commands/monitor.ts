@@ -1,10 +1,15 @@
 import { formatDuration, parseDuration, RelError } from '@rel/core';
 import { connectDocker } from '@rel/docker';
+import {
+  type MonitorConfig,
+  monitorLive,
+  parseShare,
+  parseSize,
+  parseWholeNumber,
+  writeMonitorReport,
+} from '@rel/release';
 import type { CommandContext, CommandModule } from '../commands.js';
-import type { MonitorConfig } from '../config/schema.js';
-import { parseShare, parseSize, parseWholeNumber } from '../config/units.js';
 import { EXIT } from '../exit-codes.js';
-import { monitorLive, writeMonitorReport } from '../flows/monitor.js';
 
 /** The config's monitor section with the command line's options on top; each bad value is one BAD_INPUT line. */
 export function monitorPolicy(base: MonitorConfig, options: CommandContext['options']): MonitorConfig {

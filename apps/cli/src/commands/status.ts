@@ -1,6 +1,5 @@
+import { formatLive, formatStatus, readLive, readStatus } from '@rel/release';
 import type { CommandContext, CommandModule } from '../commands.js';
-import { formatLive, formatStatus, readStatus } from '../flows/status.js';
-import { readLive } from '../flows/switch.js';
 import { dockerClient } from './docker.js';
 
 export const statusCommand: CommandModule = {

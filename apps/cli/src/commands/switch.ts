@@ -1,10 +1,16 @@
-import { formatDuration, parseEnvironment } from '@rel/core';
+import { type Environment, formatDuration } from '@rel/core';
+import {
+  acquireReleaseLock,
+  type RelConfig,
+  readLive,
+  requireNginx,
+  rollbackTo,
+  switchEnvironment,
+} from '@rel/release';
 import type { CommandContext, CommandModule } from '../commands.js';
-import type { RelConfig } from '../config/schema.js';
 import { EXIT } from '../exit-codes.js';
-import { readLive, requireNginx, rollbackTo, switchEnvironment } from '../flows/switch.js';
-import { acquireReleaseLock } from '../lock.js';
-import { dockerClient } from './docker.js';
+import { lazyDockerClient } from './docker.js';
+import { checkEnvironmentName, environmentArgument } from './target.js';
 
 async function lock(context: CommandContext, config: RelConfig, command: string) {
   return acquireReleaseLock({
@@ -15,8 +21,7 @@ async function lock(context: CommandContext, config: RelConfig, command: string)
   });
 }
 
-async function dryRun(context: CommandContext, config: RelConfig, verb: string): Promise<number> {
-  const env = parseEnvironment(context.args[0]);
+async function dryRun(context: CommandContext, config: RelConfig, verb: string, env: Environment): Promise<number> {
   const nginx = requireNginx(config);
   const live = await readLive(config);
   const steps =
@@ -44,10 +49,12 @@ async function dryRun(context: CommandContext, config: RelConfig, verb: string):
 
 export const switchCommand: CommandModule = {
   async run(context) {
-    const env = parseEnvironment(context.args[0]);
+    checkEnvironmentName(context.args[0]);
     const config = context.config();
-    if (context.options.dryRun) return dryRun(context, config, 'switch');
-    const docker = await dockerClient();
+    const connect = lazyDockerClient();
+    const { env } = await environmentArgument(context, connect, context.args[0]);
+    if (context.options.dryRun) return dryRun(context, config, 'switch', env);
+    const docker = await connect();
     await using _lock = await lock(context, config, `switch ${env}`);
     const result = await switchEnvironment({
       config,
@@ -71,10 +78,12 @@ export const switchCommand: CommandModule = {
 
 export const rollbackCommand: CommandModule = {
   async run(context) {
-    const env = parseEnvironment(context.args[0]);
+    checkEnvironmentName(context.args[0]);
     const config = context.config();
-    if (context.options.dryRun) return dryRun(context, config, 'rollback');
-    const docker = await dockerClient();
+    const connect = lazyDockerClient();
+    const { env } = await environmentArgument(context, connect, context.args[0]);
+    if (context.options.dryRun) return dryRun(context, config, 'rollback', env);
+    const docker = await connect();
     await using _lock = await lock(context, config, `rollback ${env}`);
     const result = await rollbackTo({
       config,

@@ -1,5 +1,5 @@
 import { formatDuration, type RelEvent } from '@rel/core';
-import { redact } from './redact.js';
+import { redact } from '@rel/release/config';
 
 export type OutputMode = 'json' | 'tty' | 'plain';
 

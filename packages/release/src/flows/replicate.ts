@@ -8,7 +8,7 @@ import {
   Wait,
   waitForReady,
 } from '@rel/docker';
-import { type ReplicateResult, replicateDatabase } from '@rel/replicate';
+import type { ReplicateResult } from '@rel/replicate';
 import type { RelConfig } from '../config/schema.js';
 import { connection, databaseExec } from './database.js';
 import { readLive } from './switch.js';
@@ -113,6 +113,8 @@ export async function replicateEnvironment(options: ReplicateEnvironmentOptions)
   const api = await runningContainer(config, docker, to, 'api');
   if (!api) log(sink, 'info', `${to} has no running API: nothing to stop around the swap`, 'replicate');
   const healthPath = config.backend.health.path;
+  // pg and the replication library load when a copy runs, not with @rel/release
+  const { replicateDatabase } = await import('@rel/replicate');
   return replicateDatabase({
     source: connection(config, from),
     target: connection(config, to),

@@ -187,7 +187,7 @@ describe('acquireReleaseLock across processes', () => {
     build = await mkdtemp(join(tmpdir(), 'rel-lock-build-'));
     // the children import a plain-JS build of lock.ts (with @rel/core bundled in)
     await promisify(execFile)(join(root, 'node_modules/.bin/esbuild'), [
-      join(root, 'apps/cli/src/lock.ts'),
+      join(root, 'packages/release/src/lock.ts'),
       '--bundle',
       '--platform=node',
       '--format=esm',

@@ -11,6 +11,8 @@ import type {
   NginxConfig,
   NotificationsConfig,
   RelConfig,
+  ReleaseCheck,
+  ReleaseConfig,
   ReplicateConfig,
 } from './schema.js';
 import { parseShare, parseSize } from './units.js';
@@ -100,6 +102,7 @@ class Reader {
       'notifications',
       'monitor',
       'replicate',
+      'release',
     ]);
     const registry = this.object(root.registry, 'registry') ?? {};
     this.noUnknownKeys(registry, 'registry', ['server', 'username', 'password', 'dockerConfig']);
@@ -137,6 +140,7 @@ class Reader {
 
     const stateDir = this.optionalString(root.stateDir, 'stateDir') ?? '.rel';
     const absoluteStateDir = isAbsolute(stateDir) ? stateDir : resolve(configDir, stateDir);
+    const monitor = this.monitor(root.monitor, configDir, absoluteStateDir);
     return {
       file: this.file,
       project: this.matching(root.project, 'project', PROJECT_NAME, 'lowercase letters, digits, _ . - (max 41)'),
@@ -170,8 +174,9 @@ class Reader {
       backend: this.service(root.backend, 'backend', '60s'),
       frontend: this.service(root.frontend, 'frontend', '30s'),
       stateDir: absoluteStateDir,
-      monitor: this.monitor(root.monitor, configDir, absoluteStateDir),
+      monitor,
       replicate: this.replicate(root.replicate),
+      release: this.release(root.release, monitor),
       secrets: [...this.secrets].filter((s) => s.length > 0),
     };
   }
@@ -347,6 +352,49 @@ class Reader {
     const section = raw === undefined || raw === null ? {} : (this.object(raw, 'replicate') ?? {});
     this.noUnknownKeys(section, 'replicate', ['parallel']);
     return { parallel: this.count(section.parallel ?? 4, 'replicate.parallel') };
+  }
+
+  private release(raw: unknown, monitor: MonitorConfig): ReleaseConfig {
+    const section = raw === undefined || raw === null ? {} : (this.object(raw, 'release') ?? {});
+    this.noUnknownKeys(section, 'release', ['replicate', 'monitor', 'monitorInterval', 'checks']);
+    const checks: ReleaseCheck[] = [];
+    const rawChecks = section.checks ?? [];
+    if (!Array.isArray(rawChecks)) {
+      this.errors.push(`release.checks: expected a list of { name, command, timeout }, got ${describe(rawChecks)}`);
+    } else {
+      const names = new Set<string>();
+      rawChecks.forEach((rawCheck, i) => {
+        const key = `release.checks[${i}]`;
+        const check = this.object(rawCheck, key);
+        if (!check) return;
+        this.noUnknownKeys(check, key, ['name', 'command', 'timeout']);
+        const name = this.matching(check.name, `${key}.name`, /^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$/, 'a short name');
+        if (names.has(name)) this.errors.push(`${key}.name: ${JSON.stringify(name)} is used twice`);
+        names.add(name);
+        checks.push({
+          name,
+          command: this.command(check.command, `${key}.command`),
+          timeoutMs: this.duration(check.timeout ?? '60s', `${key}.timeout`),
+        });
+      });
+    }
+    return {
+      replicate: this.boolean(section.replicate ?? false, 'release.replicate'),
+      monitorMs: this.duration(section.monitor ?? '600', 'release.monitor', true),
+      monitorIntervalMs:
+        section.monitorInterval === undefined
+          ? monitor.intervalMs
+          : this.duration(section.monitorInterval, 'release.monitorInterval'),
+      checks,
+    };
+  }
+
+  private boolean(raw: unknown, key: string): boolean {
+    if (typeof raw === 'boolean') return raw;
+    const text = typeof raw === 'string' ? this.scalar(raw, key) : undefined;
+    if (text === 'true' || text === 'false') return text === 'true';
+    this.errors.push(`${key}: ${JSON.stringify(raw)} is not valid (expected true or false)`);
+    return false;
   }
 
   private size(raw: unknown, key: string): number {

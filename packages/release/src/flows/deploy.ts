@@ -16,8 +16,8 @@ import {
   waitForReady,
 } from '@rel/docker';
 import type { RelConfig } from '../config/schema.js';
-import { registryAuthFor } from './docker-context.js';
 import { type Role, resourceNames } from './names.js';
+import { registryAuthFor } from './registry-auth.js';
 
 export interface DeployOptions {
   config: RelConfig;
@@ -26,6 +26,8 @@ export interface DeployOptions {
   docker: DockerClient;
   onEvent: EventSink;
   signal?: AbortSignal;
+  /** The images were pulled already (a release pulls every image first): do not ask the registry again. */
+  pulled?: boolean;
 }
 
 export interface DeployResult {
@@ -58,7 +60,7 @@ export async function deployBackend(options: DeployOptions): Promise<DeployResul
   const names = resourceNames(config, env);
   const apiImage = `${config.images.backend}:${version}`;
   const [, existing] = await Promise.all([
-    pullImages(options, [apiImage, config.images.database]),
+    options.pulled ? undefined : pullImages(options, [apiImage, config.images.database]),
     findContainers(docker, { project: config.project, environment: env }),
   ]);
   const oldApis = existing.filter((c) => c.role === 'api');
@@ -175,7 +177,7 @@ export async function deployFrontend(options: DeployOptions): Promise<DeployResu
   validateTag(version);
   const names = resourceNames(config, env);
   const image = `${config.images.frontend}:${version}`;
-  await pullImages(options, [image]);
+  if (!options.pulled) await pullImages(options, [image]);
   await runStep(sink, 'network', `prepare network ${names.network}`, async () => {
     await ensureNetwork(docker, names.network, {
       ...config.labels,
@@ -267,8 +269,18 @@ async function startService(options: DeployOptions, role: 'api' | 'client', spec
   );
 }
 
-/** Pulls the images in parallel; the first failure is thrown once all have settled. */
-async function pullImages(options: DeployOptions, images: string[]): Promise<void> {
+/** The images a deploy of `role` at `version` runs: the API's and the database's, or the client's. */
+export function imagesOf(config: RelConfig, role: 'backend' | 'frontend', version: string): string[] {
+  return role === 'backend'
+    ? [`${config.images.backend}:${version}`, config.images.database]
+    : [`${config.images.frontend}:${version}`];
+}
+
+/** Pulls the images in parallel, with the registry's credentials; the first failure is thrown once all have settled. */
+export async function pullImages(
+  options: Pick<DeployOptions, 'config' | 'docker' | 'onEvent' | 'signal'>,
+  images: string[],
+): Promise<void> {
   const { config, docker, onEvent: sink, signal } = options;
   await runStep(sink, 'pull', `pull ${images.join(' and ')}`, async (_, inner) => {
     await allOrFirstError(

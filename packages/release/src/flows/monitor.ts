@@ -14,6 +14,7 @@ import {
 } from '@rel/monitor';
 import type { MonitorConfig, RelConfig } from '../config/schema.js';
 import { acquireReleaseLock } from '../lock.js';
+import { announce } from '../notify/announce.js';
 import { type RollbackResult, readLive, requireNginx, rollbackTo } from './switch.js';
 
 export interface MonitorLiveOptions {
@@ -26,6 +27,12 @@ export interface MonitorLiveOptions {
   extraUrl?: string;
   /** Roll back on a breach (default true); false only reports it. */
   rollback?: boolean;
+  /** Where to roll back to. Default: the environment live before the last switch (else the other one). */
+  rollbackTarget?: Environment;
+  /** The environment that must be live; another one live is an error (a release watches the one it switched to). */
+  expectLive?: Environment;
+  /** More facts for the notifications (a release id, a build URL). */
+  notificationFields?: Record<string, string>;
   onEvent: EventSink;
   signal?: AbortSignal;
 }
@@ -108,7 +115,13 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
       `no live environment to monitor: ${state?.stateProblem ?? 'no switch recorded yet'} (switch first: rel switch <env>)`,
     );
   }
-  const rollbackTarget = state?.previous ?? otherEnvironment(live);
+  if (options.expectLive && live !== options.expectLive) {
+    throw new RelError(
+      'STEP_FAILED',
+      `traffic is on ${live}, not on ${options.expectLive}: it was moved after the switch (rel status shows where)`,
+    );
+  }
+  const rollbackTarget = options.rollbackTarget ?? state?.previous ?? otherEnvironment(live);
   const ports = config.environments[live];
   // Every check keeps its connection alive between checks (when the server allows it): half the CPU of a new
   // connection per check. A stopped container or nginx still fails the next check (their connections close
@@ -169,6 +182,7 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
                 docker,
                 onEvent: sink,
                 reason: `rel monitor: ${breach.message}`,
+                ...(options.notificationFields ? { notificationFields: options.notificationFields } : {}),
               });
             },
           }
@@ -178,7 +192,51 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
     resources.close();
   }
   const { reportPath } = await writeMonitorReport(logPath, { title: `${config.project}: ${live}` });
+  await announceBreach(options, { live, rollbackTarget, monitor, logPath });
   return { live, rollbackTarget, monitor, logPath, reportPath, textfile: policy.textfile };
+}
+
+/**
+ * A breach whose rollback failed is announced as critical (production is failing and still live); a breach
+ * watched with rollback off as a warning. A rollback that worked was announced by the rollback itself.
+ */
+async function announceBreach(
+  options: MonitorLiveOptions,
+  run: { live: Environment; rollbackTarget: Environment; monitor: MonitorResult<RollbackResult>; logPath: string },
+): Promise<void> {
+  const { monitor, live, rollbackTarget } = run;
+  if (monitor.outcome !== 'breached' || monitor.action?.ok) return;
+  const why = monitor.breach?.message ?? monitor.reason;
+  const fields = { log: run.logPath, ...options.notificationFields };
+  if (monitor.action) {
+    await announce(
+      options.config,
+      {
+        severity: 'critical',
+        title: `${options.config.project}: ROLLBACK FAILED, ${live} is failing and still live`,
+        text: `${live} breached the monitor's policy (${why}) and the rollback to ${rollbackTarget} failed: ${monitor.action.error.message}. Production needs a person now.`,
+        event: 'rollback-failed',
+        environment: live,
+        from: live,
+        to: rollbackTarget,
+        fields,
+      },
+      options.onEvent,
+    );
+    return;
+  }
+  await announce(
+    options.config,
+    {
+      severity: 'warning',
+      title: `${options.config.project}: ${live} is failing (no automatic rollback)`,
+      text: `${live} breached the monitor's policy: ${why}. Rollback is off for this watch: traffic stays on ${live}.`,
+      event: 'breach',
+      environment: live,
+      fields,
+    },
+    options.onEvent,
+  );
 }
 
 /** The HTML report of a log, written beside it (`.jsonl` -> `.html`) or to `output`. */

@@ -277,7 +277,7 @@ function isStaleGuard(guard: LockEntry): boolean {
 }
 
 /** Whether the holder's pid means something here: same host and (where known) same pid namespace. */
-function checkableHere(holder: LockHolder): boolean {
+function checkableHere(holder: ProcessIdentity): boolean {
   const namespace = pidNamespace();
   return holder.host === hostname() && !(holder.pidNamespace && namespace && holder.pidNamespace !== namespace);
 }
@@ -381,6 +381,35 @@ function unwritable(dir: string, error: unknown): RelError {
   };
   const reason = (code && reasons[code]) ?? errorMessage(error);
   return new RelError('CONFIG', `state directory ${dir} is not writable: ${reason}`, { cause: error });
+}
+
+/** A process as lock holders and release records name it. */
+export interface ProcessIdentity {
+  pid: number;
+  host: string;
+  pidStartTime?: string;
+  pidNamespace?: string;
+}
+
+/** This process, named so that another process can tell later whether it still runs. */
+export function thisProcess(): ProcessIdentity {
+  const startTime = processStartTime(process.pid);
+  const namespace = pidNamespace();
+  return {
+    pid: process.pid,
+    host: hostname(),
+    ...(startTime === undefined ? {} : { pidStartTime: startTime }),
+    ...(namespace === undefined ? {} : { pidNamespace: namespace }),
+  };
+}
+
+/**
+ * Whether the process still runs: `alive`, `gone` (dead, or its pid now belongs to another process), or
+ * `unknown` when it cannot be checked from here (another host or pid namespace).
+ */
+export function processState(identity: ProcessIdentity): 'alive' | 'gone' | 'unknown' {
+  if (!checkableHere(identity)) return 'unknown';
+  return processLiveness(identity) === 'alive' ? 'alive' : 'gone';
 }
 
 /** The user running rel, for lock holders and event logs. */

@@ -3,17 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { type Environment, type EventSink, log, RelError, runStep } from '@rel/core';
-import {
-  type BackupResult,
-  backupDatabase,
-  type DatabaseExec,
-  listBackups,
-  type MigrateResult,
-  type MigrationPlan,
-  type MigrationSource,
-  migrateDatabase,
-  planMigrations,
-  restoreDatabase,
+import type {
+  BackupResult,
+  DatabaseExec,
+  MigrateResult,
+  MigrationPlan,
+  MigrationSource,
+  RestoreResult,
 } from '@rel/db-migrate';
 import {
   type ContainerInfo,
@@ -29,6 +25,9 @@ import {
 } from '@rel/docker';
 import type { RelConfig } from '../config/schema.js';
 import { resourceNames } from './names.js';
+
+// pg and the migration library load when a database flow runs, not with @rel/release (rel monitor needs neither).
+const dbMigrate = () => import('@rel/db-migrate');
 
 /** Image label listing the migrations a bundle holds, comma-separated, oldest first. */
 export const MIGRATIONS_LABEL = 'rel.migrations';
@@ -200,6 +199,7 @@ export async function migrateEnvironment(
       statementTimeoutMs: config.database.statementTimeoutMs,
       ...(signal ? { signal } : {}),
     };
+    const { migrateDatabase, planMigrations, restoreDatabase } = await dbMigrate();
     if (options.dryRun) return await planMigrations(common);
     const exec = databaseExec(docker, db.id);
     const result = await migrateDatabase({
@@ -249,6 +249,7 @@ export async function migrateEnvironment(
 export async function backupEnvironment(options: DatabaseOptions): Promise<BackupResult> {
   const { config, env, docker, onEvent, signal } = options;
   const db = await running(options, 'db');
+  const { backupDatabase } = await dbMigrate();
   return backupDatabase({
     exec: databaseExec(docker, db.id),
     database: config.database.name,
@@ -261,9 +262,10 @@ export async function backupEnvironment(options: DatabaseOptions): Promise<Backu
 }
 
 /** Restores `backup`: a file path, or the name of a file in the environment's backup directory, or `latest`. */
-export async function restoreEnvironment(options: DatabaseOptions & { backup: string }) {
+export async function restoreEnvironment(options: DatabaseOptions & { backup: string }): Promise<RestoreResult> {
   const { config, env, docker, onEvent: sink, signal } = options;
   const db = await running(options, 'db');
+  const { listBackups, restoreDatabase } = await dbMigrate();
   const dir = backupDir(config, env);
   let file = options.backup;
   if (file === 'latest') {

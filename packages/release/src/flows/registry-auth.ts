@@ -1,4 +1,4 @@
-import type { DockerClient, RegistryAuth } from '@rel/docker';
+import type { RegistryAuth } from '@rel/docker';
 import { readDockerConfigAuth, registryOfImage } from '@rel/docker';
 import type { RelConfig } from '../config/schema.js';
 
@@ -11,5 +11,3 @@ export async function registryAuthFor(config: RelConfig, image: string): Promise
   }
   return readDockerConfigAuth(registry, dockerConfig === undefined ? {} : { configDir: dockerConfig });
 }
-
-export type { DockerClient };

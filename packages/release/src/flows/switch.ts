@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type Environment, type EventSink, RelError, runStep } from '@rel/core';
+import { type Environment, type EventSink, errorMessage, RelError } from '@rel/core';
 import { type DockerClient, findContainers } from '@rel/docker';
 import {
   type EnvironmentAddresses,
@@ -13,7 +13,8 @@ import {
 } from '@rel/nginx-switch';
 import type { NginxConfig, RelConfig } from '../config/schema.js';
 import { currentUser } from '../lock.js';
-import { type NotificationResult, sendNotifications } from '../notify/index.js';
+import { announce } from '../notify/announce.js';
+import type { NotificationResult } from '../notify/send.js';
 
 export interface SwitchOptions {
   config: RelConfig;
@@ -21,6 +22,8 @@ export interface SwitchOptions {
   docker: DockerClient;
   onEvent: EventSink;
   signal?: AbortSignal;
+  /** More facts for the notifications (a release id, a build URL). */
+  notificationFields?: Record<string, string>;
 }
 
 export interface RollbackResult {
@@ -140,12 +143,49 @@ function switchOptions(options: SwitchOptions, nginx: NginxConfig, versions: Par
   };
 }
 
-/** The seed's blue-green-switch.sh: checks the target, then moves traffic to it and verifies through nginx. */
-export async function switchEnvironment(options: SwitchOptions): Promise<SwitchResult> {
-  const { config, docker } = options;
+/**
+ * The seed's blue-green-switch.sh: checks the target, then moves traffic to it and verifies through nginx. A
+ * switch that fails once it has started (nginx refused the config, the verification did not pass and traffic
+ * went back) is announced as a warning unless `notifyFailure` is false (a release announces its own failure).
+ */
+export async function switchEnvironment(options: SwitchOptions & { notifyFailure?: boolean }): Promise<SwitchResult> {
+  const { config, docker, env } = options;
   const nginx = requireNginx(config);
   const versions = await versionsOf(config, docker, nginx);
-  return switchTraffic({ ...switchOptions(options, nginx, versions), checkTarget: targetCheck(config, docker, nginx) });
+  try {
+    return await switchTraffic({
+      ...switchOptions(options, nginx, versions),
+      checkTarget: targetCheck(config, docker, nginx),
+    });
+  } catch (error) {
+    // bad input, configuration and a held lock change nothing and concern the operator only
+    const quiet = error instanceof RelError && ['BAD_INPUT', 'CONFIG', 'LOCKED', 'ABORTED'].includes(error.code);
+    if (options.notifyFailure !== false && !quiet && !options.signal?.aborted) {
+      await announce(
+        config,
+        {
+          severity: 'warning',
+          title: `${config.project}: switch to ${env} failed`,
+          text: `The switch to ${env} failed: ${errorMessage(error)}`,
+          event: 'switch-failed',
+          environment: env,
+          to: env,
+          fields: { ...(versions[env] ? { version: versions[env] } : {}), ...options.notificationFields },
+        },
+        options.onEvent,
+      );
+    }
+    throw error;
+  }
+}
+
+/** The forward switch's check of an environment (containers run, health paths answer 200), without switching. */
+export async function checkEnvironment(
+  config: RelConfig,
+  docker: DockerClient,
+  env: Environment,
+): Promise<TargetCheck> {
+  return targetCheck(config, docker, requireNginx(config))(env);
 }
 
 /**
@@ -167,32 +207,20 @@ export async function rollbackTo(options: SwitchOptions & { reason?: string }): 
   const result = await switchTraffic({ ...switchOptions(options, nginx, versions), skipTargetCheck: true });
   if (!result.changed) return { switch: result, notifications: [] };
   const at = new Date().toISOString();
-  const notifications = await runStep(
+  const notifications = await announce(
+    config,
+    {
+      severity: 'critical',
+      title: `${config.project}: rolled back to ${env}`,
+      text: `Traffic was moved from ${result.from ?? 'unknown'} back to ${env}${options.reason ? `: ${options.reason}` : ''}.`,
+      event: 'rollback',
+      environment: env,
+      ...(result.from ? { from: result.from } : {}),
+      to: env,
+      at,
+      fields: { ...(versions[env] ? { version: versions[env] } : {}), ...options.notificationFields },
+    },
     sink,
-    'notify',
-    `send critical notifications (${config.notifications.targets.length})`,
-    async (_, inner) =>
-      sendNotifications(
-        config.notifications.targets,
-        {
-          severity: 'critical',
-          title: `${config.project}: rolled back to ${env}`,
-          text: `Traffic was moved from ${result.from ?? 'unknown'} back to ${env}${options.reason ? `: ${options.reason}` : ''}.`,
-          project: config.project,
-          event: 'rollback',
-          environment: env,
-          ...(result.from ? { from: result.from } : {}),
-          to: env,
-          at,
-          fields: { host: hostname(), ...(versions[env] ? { version: versions[env] } : {}) },
-        },
-        {
-          onEvent: inner,
-          timeoutMs: config.notifications.timeoutMs,
-          retries: config.notifications.retries,
-          secrets: config.secrets,
-        },
-      ),
   );
   await recordEvent(config, {
     event: 'rollback',

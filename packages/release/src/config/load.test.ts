@@ -167,3 +167,46 @@ describe('monitor and replicate sections', () => {
     expect(() => parseShare('0%')).toThrow(/is not a share/);
   });
 });
+
+describe('config: the release section', () => {
+  const parse = (text: string) => parseConfig(text, '/x/rel.config.yaml', {});
+  it("defaults to the seed's watch (600 s at the monitor interval), no replication, no checks", () => {
+    expect(parse(example).release).toEqual({
+      replicate: false,
+      monitorMs: 600_000,
+      monitorIntervalMs: 30_000,
+      checks: [],
+    });
+  });
+  it('reads replicate, the watch and the check commands', () => {
+    const config = parse(
+      `${example}\nrelease:\n  replicate: true\n  monitor: 0\n  monitorInterval: 5s\n  checks:\n    - { name: smoke, command: [node, smoke.mjs, --fast] }\n    - { name: e2e, command: [npx, playwright, test], timeout: 5m }\n`,
+    );
+    expect(config.release).toEqual({
+      replicate: true,
+      monitorMs: 0,
+      monitorIntervalMs: 5000,
+      checks: [
+        { name: 'smoke', command: ['node', 'smoke.mjs', '--fast'], timeoutMs: 60_000 },
+        { name: 'e2e', command: ['npx', 'playwright', 'test'], timeoutMs: 300_000 },
+      ],
+    });
+  });
+  it.each([
+    ['replicate: yes', /release\.replicate: "yes" is not valid \(expected true or false\)/],
+    ['monitor: soon', /release\.monitor: "soon" is not a duration/],
+    [
+      'checks: [{ name: smoke, command: "curl -f http://x" }]',
+      /release\.checks\[0\]\.command: expected a non-empty list of arguments \(a command is never a shell string\)/,
+    ],
+    ['checks: [{ command: [true] }]', /release\.checks\[0\]\.name: missing/],
+    [
+      'checks: [{ name: a, command: [true] }, { name: a, command: [false] }]',
+      /release\.checks\[1\]\.name: "a" is used twice/,
+    ],
+    ['checks: [{ name: a, command: [true], retries: 3 }]', /release\.checks\[0\]\.retries: unknown key/],
+    ['pause: true', /release\.pause: unknown key/],
+  ])('%s: one error naming the key', (line, pattern) => {
+    expect(configError(`${example}\nrelease:\n  ${line}\n`).message).toMatch(pattern);
+  });
+});

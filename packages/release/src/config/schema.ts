@@ -64,6 +64,28 @@ export interface MonitorConfig {
   textfile: string;
 }
 
+/** A command run against the idle environment before traffic moves to it; it passes when it exits 0. */
+export interface ReleaseCheck {
+  /** Names it in output and the journal. */
+  name: string;
+  /** The program and its arguments (never a shell string), run in the config file's directory. */
+  command: string[];
+  /** Killed and failed after this long. Default 60s. */
+  timeoutMs: number;
+}
+
+/** `rel release`'s defaults. */
+export interface ReleaseConfig {
+  /** Copy the live database into the idle environment before migrating it. Default false. */
+  replicate: boolean;
+  /** How long production is watched after the switch; 0 skips the watch. Default 600s (the seed's). */
+  monitorMs: number;
+  /** Between checks of that watch. Default `monitor.interval`. */
+  monitorIntervalMs: number;
+  /** Pre-switch checks, in order. Default none. */
+  checks: ReleaseCheck[];
+}
+
 /** `rel db replicate`'s settings. */
 export interface ReplicateConfig {
   /** Parallel COPY streams and index builds. Default 4. */
@@ -150,6 +172,8 @@ export interface RelConfig {
   monitor: MonitorConfig;
   /** `rel db replicate`'s settings. */
   replicate: ReplicateConfig;
+  /** `rel release`'s defaults. */
+  release: ReleaseConfig;
   /** Extra labels put on every container, network and volume rel creates. Default none. */
   labels: Record<string, string>;
   /** Readiness deadline of the database container. Default 60s. */

@@ -1,0 +1,19 @@
+// `@rel/release/config`: the project configuration alone (rel.config.yaml: schema, loading, validation, the
+// units it is written in) and the redaction of its secrets. Nothing behind it opens a Docker, database or HTTP
+// client, so a tool that only reads the configuration (and rel's start-up) loads none of them.
+export type { Interpolation } from './config/interpolate.js';
+export { interpolate } from './config/interpolate.js';
+export type { LoadConfigOptions } from './config/load.js';
+export { DEFAULT_CONFIG_FILE, loadConfig, parseConfig, resolveConfigPath } from './config/load.js';
+export type {
+  EnvironmentPorts,
+  HealthCheck,
+  MonitorConfig,
+  NginxConfig,
+  NginxReload,
+  NotificationsConfig,
+  RelConfig,
+  ReplicateConfig,
+} from './config/schema.js';
+export { parseShare, parseSize, parseWholeNumber } from './config/units.js';
+export { redact } from './redact.js';
