@@ -2,7 +2,6 @@ import { formatDuration, RelError } from '@rel/core';
 import { type DockerClient, findContainers, validateTag } from '@rel/docker';
 import type { RelConfig } from '../config/schema.js';
 import { type LiveView, readLiveView } from '../environments.js';
-import { imagesOf } from '../flows/deploy.js';
 import { requireNginx } from '../flows/switch.js';
 import { currentUser, thisProcess } from '../lock.js';
 import {
@@ -76,7 +75,6 @@ export async function planRelease(
   const pauseBeforeSwitch = request.pauseBeforeSwitch ?? false;
   const now = new Date();
   const runner = runnerRecord(options.command ?? 'release', now);
-  const images = [...imagesOf(config, 'backend', versions.backend), ...imagesOf(config, 'frontend', versions.frontend)];
   const checks = config.release.checks.length;
   const step = (id: ReleaseStepId, title: string, skipped?: string): ReleaseStepRecord => ({
     id,
@@ -86,7 +84,7 @@ export async function planRelease(
     ...(skipped === undefined ? {} : { summary: skipped }),
   });
   const steps: ReleaseStepRecord[] = [
-    step('pull', `pull ${images.join(', ')}`),
+    step('pull', `pull the images of backend ${versions.backend} and frontend ${versions.frontend}`),
     step('deploy-backend', `deploy backend ${versions.backend} to ${target}`),
     step(
       'replicate',
