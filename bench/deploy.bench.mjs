@@ -116,7 +116,17 @@ async function withRel(version) {
   let noticedAt;
   const steps = {};
   await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [rel, 'deploy', 'backend', 'green', version, '--json', '--config', config]);
+    const child = spawn(process.execPath, [
+      rel,
+      'deploy',
+      'backend',
+      'green',
+      version,
+      '--force',
+      '--json',
+      '--config',
+      config,
+    ]);
     let buffer = '';
     child.stdout.on('data', (chunk) => {
       buffer += chunk;
@@ -148,7 +158,7 @@ async function timeCommand(cmd, args, runs) {
 const keepAlive = setInterval(() => {}, 1000);
 try {
   // warm up: the database runs and both versions are pulled once, as on a machine that deployed before
-  await exec(process.execPath, [rel, 'deploy', 'backend', 'green', 'v1', '--config', config]);
+  await exec(process.execPath, [rel, 'deploy', 'backend', 'green', 'v1', '--force', '--config', config]);
   const relTimes = [];
   const handTimes = [];
   const notice = [];

@@ -54,7 +54,8 @@ async function setUp() {
     ['db', 'migrate', 'green'],
     ['deploy', 'frontend', 'green', 'v2'],
   ]) {
-    await relRun(...args);
+    // a fixture: whichever environment nginx routes to is replaced too
+    await relRun(...args, '--force');
   }
 }
 

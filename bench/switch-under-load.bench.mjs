@@ -121,7 +121,7 @@ for (const [env, v] of [
   ['blue', 'v1'],
   ['green', 'v2'],
 ]) {
-  for (const role of ['backend', 'frontend']) await relRun(sandbox, 'deploy', role, env, v);
+  for (const role of ['backend', 'frontend']) await relRun(sandbox, 'deploy', role, env, v, '--force');
 }
 const reload = await startReloadNginx(dir);
 const results = [];

@@ -44,7 +44,8 @@ export function testProject(name: string, edit: (yaml: string) => string = (y) =
   };
   const dir = mkdtempSync(join(tmpdir(), `${project}-`));
   const configFile = join(dir, 'rel.config.yaml');
-  // the example's nginx section fronts the sandbox's own project: a test adds its own (startTestNginx)
+  // the example's nginx section fronts the sandbox's own project, and its release section runs a check beside the
+  // example: both go (from the nginx comment to the end); a test adds its own (startTestNginx)
   const yaml = readFileSync(join(root, 'examples/sandbox/rel.config.yaml'), 'utf8')
     .replace(/^# The sandbox's nginx[\s\S]*$/m, '')
     .replace('project: sample', `project: ${project}`)
