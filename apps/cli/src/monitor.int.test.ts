@@ -1,17 +1,26 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { docker, relBin, startTestNginx, type TestNginx, testProject, throughNginx } from './test-support.js';
+import {
+  docker,
+  type Receiver,
+  relBin,
+  startAndWaitHealthy,
+  startReceiver,
+  startTestNginx,
+  type TestNginx,
+  testProject,
+  throughNginx,
+} from './test-support.js';
 
 // rel monitor against the sample app's real containers behind a real nginx: the monitor watches green and,
 // on a breach, rolls back to blue through nginx and notifies a local receiver.
 describe('rel monitor', () => {
   const t = testProject('mon');
   let nginx: TestNginx;
-  let receiver: Server;
-  const received: Array<Record<string, unknown>> = [];
+  let receiver: Receiver;
+  const received = () => receiver.received.map((r) => r.body);
   const greenApi = () => `http://127.0.0.1:${t.ports.green.apiPort}`;
   const fail = (mode: 'error' | 'slow' | 'off') =>
     fetch(`${greenApi()}/admin/fail?mode=${mode}`, { method: 'POST' }).then((r) => r.arrayBuffer());
@@ -29,20 +38,11 @@ describe('rel monitor', () => {
   }
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        received.push(JSON.parse(body));
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const port = (receiver.address() as { port: number }).port;
+    receiver = await startReceiver();
     nginx = await startTestNginx(t, 'socket');
     appendFileSync(
       t.configFile,
-      `${nginx.yaml}\nnotifications:\n  timeout: 2s\n  targets:\n    - { kind: webhook, name: local, url: "http://127.0.0.1:${port}/hook" }\n`,
+      `${nginx.yaml}\nnotifications:\n  timeout: 2s\n  targets:\n    - { kind: webhook, name: local, url: "${receiver.url}/hook" }\n`,
     );
     for (const [env, version] of [
       ['blue', 'v1'],
@@ -57,29 +57,20 @@ describe('rel monitor', () => {
   });
   afterAll(async () => {
     await nginx?.stop();
-    await new Promise((resolve) => receiver?.close(resolve));
+    await receiver?.close();
     await t.cleanup();
   });
 
   // every test starts with green live (blue before it) and healthy
   beforeEach(async () => {
     await fail('off').catch(() => undefined);
-    await docker('start', `${t.project}-green-api`);
-    for (let i = 0; ; i++) {
-      const status = await fetch(`${greenApi()}/health`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status === 200) break;
-      if (i > 100) throw new Error(`green's API is not healthy (${status})`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await startAndWaitHealthy(`${t.project}-green-api`, t.ports.green.apiPort);
     await fail('off');
     for (const env of ['blue', 'green']) {
       const r = await t.rel(['switch', env]);
       expect(r.code, r.stderr).toBe(0);
     }
-    received.length = 0;
+    receiver.received.length = 0;
   });
 
   it('a healthy green passes the whole run: every check logged, a summary, a report and a Prometheus file', async () => {
@@ -132,8 +123,8 @@ describe('rel monitor', () => {
     expect(lines.find((l) => l.type === 'breach')).toMatchObject({ rule: 'consecutive-failures' });
     expect(lines.find((l) => l.type === 'action')).toMatchObject({ ok: true });
     expect(await throughNginx(nginx.publicUrl)).toMatchObject({ status: 200, env: 'blue', version: 'v1' });
-    expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ event: 'rollback', to: 'blue', from: 'green' });
+    expect(received()).toHaveLength(1);
+    expect(received()[0]).toMatchObject({ event: 'rollback', to: 'blue', from: 'green' });
     const events = readFileSync(join(t.dir, 'state', 'release-events.jsonl'), 'utf8')
       .trim()
       .split('\n');
@@ -173,8 +164,8 @@ describe('rel monitor', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/breached the monitor's policy: 3 consecutive failed checks/);
     expect(await throughNginx(nginx.publicUrl)).toMatchObject({ env: 'green' });
-    expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ event: 'breach', severity: 'warning', environment: 'green' });
+    expect(received()).toHaveLength(1);
+    expect(received()[0]).toMatchObject({ event: 'breach', severity: 'warning', environment: 'green' });
   });
 
   it('a rollback that fails (blue has no running API) is announced as critical; exit 1', async () => {
@@ -187,18 +178,15 @@ describe('rel monitor', () => {
         /breached the monitor's policy .* and the rollback to blue failed: refusing to roll back to blue/,
       );
       expect(await throughNginx(nginx.publicUrl)).toMatchObject({ env: 'green' });
-      expect(received).toHaveLength(1);
-      expect(received[0]).toMatchObject({ event: 'rollback-failed', severity: 'critical', from: 'green', to: 'blue' });
+      expect(received()).toHaveLength(1);
+      expect(received()[0]).toMatchObject({
+        event: 'rollback-failed',
+        severity: 'critical',
+        from: 'green',
+        to: 'blue',
+      });
     } finally {
-      await docker('start', `${t.project}-blue-api`);
-      for (let i = 0; i < 100; i++) {
-        const ok = await fetch(`http://127.0.0.1:${t.ports.blue.apiPort}/health`).then(
-          (res) => res.ok,
-          () => false,
-        );
-        if (ok) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await startAndWaitHealthy(`${t.project}-blue-api`, t.ports.blue.apiPort);
     }
   });
 

@@ -1,10 +1,18 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, relBin, startTestNginx, type TestNginx, testProject, throughNginx } from './test-support.js';
+import {
+  docker,
+  type Receiver,
+  relBin,
+  startReceiver,
+  startTestNginx,
+  type TestNginx,
+  testProject,
+  throughNginx,
+} from './test-support.js';
 
 const REGISTRY = '127.0.0.1:5000';
 
@@ -22,8 +30,9 @@ interface JsonEvent {
 describe('rel release', () => {
   const t = testProject('rel');
   let nginx: TestNginx;
-  let receiver: Server;
-  const received: Array<{ event?: string; severity?: string; title?: string; fields?: Record<string, string> }> = [];
+  let receiver: Receiver;
+  type Notification = { event?: string; severity?: string; fields?: Record<string, string> };
+  const received = () => receiver.received.map((r) => r.body as Notification);
   const failCheck = join(t.dir, 'fail-check');
 
   /** Runs rel with --json; `onEvent` sees each event as it comes (and may kill the process). */
@@ -70,6 +79,15 @@ describe('rel release', () => {
     };
   }
 
+  async function writeItem(name: string) {
+    const created = await fetch(`${nginx.publicUrl}/api/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
+    expect(created.status).toBe(201);
+  }
+
   async function live() {
     return throughNginx(nginx.publicUrl);
   }
@@ -90,16 +108,7 @@ describe('rel release', () => {
   }
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        received.push(JSON.parse(body));
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const port = (receiver.address() as { port: number }).port;
+    receiver = await startReceiver();
     nginx = await startTestNginx(t, 'socket');
     // the pre-switch check: the idle API answers /items through REL_API_URL, unless the test asks it to fail
     writeFileSync(
@@ -118,7 +127,7 @@ process.exit(res.status === 200 ? 0 : 1);
 notifications:
   timeout: 2s
   targets:
-    - { kind: webhook, name: local, url: "http://127.0.0.1:${port}/hook" }
+    - { kind: webhook, name: local, url: "${receiver.url}/hook" }
 release:
   monitor: 2s
   monitorInterval: 500ms
@@ -146,7 +155,7 @@ release:
   });
   afterAll(async () => {
     await nginx?.stop();
-    await new Promise((resolve) => receiver?.close(resolve));
+    await receiver?.close();
     await t.cleanup();
   });
 
@@ -186,12 +195,7 @@ release:
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/v1 is live on green and passed its watch/);
     expect(await live()).toMatchObject({ status: 200, env: 'green', version: 'v1' });
-    const created = await fetch(`${nginx.publicUrl}/api/items`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'written-on-v1' }),
-    });
-    expect(created.status).toBe(201);
+    await writeItem('written-on-v1');
 
     const second = await t.rel(['release', 'v2', '--replicate']);
     expect(second.code, second.stderr).toBe(0);
@@ -221,7 +225,9 @@ release:
       'switch:done',
       'monitor:done',
     ]);
-    const events = received.filter((n) => n.event?.startsWith('release-')).map((n) => n.event);
+    const events = received()
+      .filter((n) => n.event?.startsWith('release-'))
+      .map((n) => n.event);
     expect(events.filter((e) => e === 'release-succeeded')).toHaveLength(3);
     const shown = await t.rel(['history', record.id.slice(0, 17)]);
     expect(shown.stdout).toMatch(/done +checks +check green before the switch/);
@@ -259,7 +265,7 @@ release:
     expect(record.status).toBe('failed');
     expect(record.steps.find((s) => s.id === 'migrate')).toMatchObject({ status: 'failed' });
     expect(record.steps.find((s) => s.id === 'switch')).toMatchObject({ status: 'pending' });
-    expect(received.at(-1)).toMatchObject({ event: 'release-failed', severity: 'warning' });
+    expect(received().at(-1)).toMatchObject({ event: 'release-failed', severity: 'warning' });
   });
 
   it('a failing pre-switch check stops the release before the switch', async () => {
@@ -335,7 +341,7 @@ release:
       error: { code: 'ROLLED_BACK' },
     });
     expect(
-      received.some((n) => n.event === 'rollback' && n.severity === 'critical' && n.fields?.release === record.id),
+      received().some((n) => n.event === 'rollback' && n.severity === 'critical' && n.fields?.release === record.id),
     ).toBe(true);
     // every event of the run names the release and its step
     const own = run.events.filter((e) => e.type.startsWith('step:') || e.type === 'log');
@@ -361,11 +367,7 @@ release:
   });
 
   it('kill -9 at the start of every step, then resume: it ends as an uninterrupted release does', async () => {
-    await fetch(`${nginx.publicUrl}/api/items`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'written-on-v3' }),
-    });
+    await writeItem('written-on-v3');
     const steps = ['pull', 'deploy-backend', 'replicate', 'migrate', 'deploy-frontend', 'checks', 'switch', 'monitor'];
     let args = ['release', 'v2', '--replicate'];
     for (const step of steps) {

@@ -1,9 +1,17 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, relBin, startTestNginx, type TestNginx, testProject, throughNginx } from './test-support.js';
+import {
+  docker,
+  relBin,
+  startAndWaitHealthy,
+  startReceiver,
+  startTestNginx,
+  type TestNginx,
+  testProject,
+  throughNginx,
+} from './test-support.js';
 
 // rel switch / rollback through a real nginx in front of the sample app's real containers.
 describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method)', (method) => {
@@ -70,15 +78,7 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
       expect(rollback.code).toBe(1);
       expect(rollback.stderr).toMatch(/^rel: refusing to roll back to green: it has no running api container/);
     } finally {
-      await docker('start', `${t.project}-green-api`);
-      for (let i = 0; i < 100; i++) {
-        const ok = await fetch(`http://127.0.0.1:${t.ports.green.apiPort}/health`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (ok) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await startAndWaitHealthy(`${t.project}-green-api`, t.ports.green.apiPort);
     }
   });
 
@@ -146,24 +146,13 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
 
   if (method === 'socket')
     it('rollback and a failed switch: notifications reach a local receiver; a receiver that is down does not stop it', async () => {
-      const received: { path: string; body: Record<string, unknown> }[] = [];
-      const receiver = createServer((req, res) => {
-        let body = '';
-        req.on('data', (d) => {
-          body += d;
-        });
-        req.on('end', () => {
-          received.push({ path: req.url ?? '', body: JSON.parse(body) });
-          res.end('ok');
-        });
-      });
-      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-      const port = (receiver.address() as { port: number }).port;
+      const receiver = await startReceiver();
+      const { received } = receiver;
       const secretPath = `/hook/T0KEN-${Date.now()}`;
       try {
         appendFileSync(
           t.configFile,
-          `notifications:\n  timeout: 1s\n  retries: 1\n  targets:\n    - { kind: webhook, name: local, url: "http://127.0.0.1:${port}${secretPath}" }\n    - { kind: slack, name: down, url: "http://127.0.0.1:1/services/SECRET" }\n`,
+          `notifications:\n  timeout: 1s\n  retries: 1\n  targets:\n    - { kind: webhook, name: local, url: "${receiver.url}${secretPath}" }\n    - { kind: slack, name: down, url: "http://127.0.0.1:1/services/SECRET" }\n`,
         );
         expect((await t.rel(['switch', 'green'])).code).toBe(0);
         const r = await t.rel(['rollback', 'blue', '--reason', 'error rate']);
@@ -190,18 +179,10 @@ describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method
           expect(received).toHaveLength(2);
           expect(received[1]!.body).toMatchObject({ severity: 'warning', event: 'switch-failed', to: 'green' });
         } finally {
-          await docker('start', `${t.project}-green-api`);
-          for (let i = 0; i < 100; i++) {
-            const ok = await fetch(`http://127.0.0.1:${t.ports.green.apiPort}/health`).then(
-              (r) => r.ok,
-              () => false,
-            );
-            if (ok) break;
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
+          await startAndWaitHealthy(`${t.project}-green-api`, t.ports.green.apiPort);
         }
       } finally {
-        receiver.close();
+        await receiver.close();
       }
     });
 

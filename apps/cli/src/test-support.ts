@@ -233,3 +233,49 @@ export async function throughNginx(publicUrl: string, path = '/api/health') {
     req.on('error', reject);
   });
 }
+
+/** Starts a stopped container of a test project and waits until its API answers 200 at `port` (10 s at most). */
+export async function startAndWaitHealthy(container: string, port: number): Promise<void> {
+  await docker('start', container);
+  let status = 0;
+  for (let i = 0; i < 100; i++) {
+    status = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${container} is not healthy after 10 s (last status ${status})`);
+}
+
+export interface Receiver {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Every request received, oldest first: its path and JSON body. */
+  received: { path: string; body: Record<string, unknown> }[];
+  close(): Promise<void>;
+}
+
+/** A local HTTP receiver of notifications (webhook, Slack, Teams) that records what it gets and answers 200. */
+export async function startReceiver(): Promise<Receiver> {
+  const { createServer } = await import('node:http');
+  const received: Receiver['received'] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', body: JSON.parse(body) });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

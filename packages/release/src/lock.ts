@@ -3,6 +3,7 @@ import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promi
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { type EventSink, errorMessage, formatDuration, ignoreEvents, log, RelError, sleep } from '@rel/core';
+import { writeTempFile } from './durable-file.js';
 
 /** Name of the lock file inside the state directory. */
 export const RELEASE_LOCK_FILE = 'release.lock';
@@ -81,7 +82,7 @@ export async function acquireReleaseLock(options: AcquireReleaseLockOptions): Pr
     throw unwritable(stateDir, error);
   }
   // written and fsynced in full before it gets the lock's name, so a reader never sees half of it
-  let temp: string | undefined = await writeTemp(path, content).catch((error) => {
+  let temp: string | undefined = await writeTempFile(path, content).catch((error) => {
     throw unwritable(stateDir, error);
   });
   try {
@@ -244,7 +245,7 @@ async function takeOver(
 ): Promise<'done' | 'retry' | 'busy'> {
   const guard = `${path}.takeover`;
   const guardContent = `${JSON.stringify({ ...publicHolder(holder), token: await uuid() })}\n`;
-  const guardTemp = await writeTemp(guard, guardContent);
+  const guardTemp = await writeTempFile(guard, guardContent);
   let guarded: boolean;
   try {
     guarded = await publishExclusive(guardTemp, guard, guardContent);
@@ -293,21 +294,6 @@ async function removeStaleGuard(guard: string, staleRaw: string): Promise<void> 
   const moved = await readFile(aside, 'utf8').catch(() => undefined);
   if (moved !== staleRaw) await link(aside, guard).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
-}
-
-async function writeTemp(path: string, content: string): Promise<string> {
-  const temp = `${path}.${await uuid()}.tmp`;
-  const handle = await open(temp, 'wx', 0o644);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
-  return temp;
 }
 
 /** Gives `temp`'s content the name `path` unless `path` exists. True when it did. */

@@ -170,17 +170,28 @@ describe('monitor and replicate sections', () => {
 
 describe('config: the release section', () => {
   const parse = (text: string) => parseConfig(text, '/x/rel.config.yaml', {});
+  // the example without its own release section
+  const bare = example.replace(/^release:\n(?: .*\n)*/m, '');
   it("defaults to the seed's watch (600 s at the monitor interval), no replication, no checks", () => {
-    expect(parse(example).release).toEqual({
+    expect(bare).not.toMatch(/^release:/m);
+    expect(parse(bare).release).toEqual({
       replicate: false,
       monitorMs: 600_000,
       monitorIntervalMs: 30_000,
       checks: [],
     });
   });
+  it("the example's: a 10 minute watch and its smoke check", () => {
+    expect(parse(example).release).toEqual({
+      replicate: false,
+      monitorMs: 600_000,
+      monitorIntervalMs: 30_000,
+      checks: [{ name: 'smoke', command: ['node', 'checks/smoke.mjs'], timeoutMs: 30_000 }],
+    });
+  });
   it('reads replicate, the watch and the check commands', () => {
     const config = parse(
-      `${example}\nrelease:\n  replicate: true\n  monitor: 0\n  monitorInterval: 5s\n  checks:\n    - { name: smoke, command: [node, smoke.mjs, --fast] }\n    - { name: e2e, command: [npx, playwright, test], timeout: 5m }\n`,
+      `${bare}\nrelease:\n  replicate: true\n  monitor: 0\n  monitorInterval: 5s\n  checks:\n    - { name: smoke, command: [node, smoke.mjs, --fast] }\n    - { name: e2e, command: [npx, playwright, test], timeout: 5m }\n`,
     );
     expect(config.release).toEqual({
       replicate: true,
@@ -207,6 +218,6 @@ describe('config: the release section', () => {
     ['checks: [{ name: a, command: [true], retries: 3 }]', /release\.checks\[0\]\.retries: unknown key/],
     ['pause: true', /release\.pause: unknown key/],
   ])('%s: one error naming the key', (line, pattern) => {
-    expect(configError(`${example}\nrelease:\n  ${line}\n`).message).toMatch(pattern);
+    expect(configError(`${bare}\nrelease:\n  ${line}\n`).message).toMatch(pattern);
   });
 });

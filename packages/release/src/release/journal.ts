@@ -1,6 +1,7 @@
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Environment, errorMessage, isEnvironment, RelError } from '@rel/core';
+import { syncDirectory, writeTempFile } from '../durable-file.js';
 
 /** The steps of a release, in the order they run. */
 export const RELEASE_STEPS = [
@@ -135,24 +136,8 @@ export async function writeRecord(stateDir: string, record: ReleaseRecord): Prom
   const dir = journalDir(stateDir);
   await mkdir(dir, { recursive: true });
   const file = recordFile(stateDir, record.id);
-  const temp = `${file}.${process.pid}.${randomHex(8)}.tmp`;
-  const handle = await open(temp, 'wx', 0o644);
-  try {
-    await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-    await handle.sync();
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
-  await rename(temp, file);
-  const directory = await open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
+  await rename(await writeTempFile(file, `${JSON.stringify(record, null, 2)}\n`), file);
+  await syncDirectory(dir);
 }
 
 /** Reads one record; RelError CONFIG naming the file when it is damaged, NOT_FOUND when there is none. */

@@ -219,6 +219,8 @@ async function drive(context: ReleaseContext, record: ReleaseRecord, lock: Relea
     await writeRecord(config.stateDir, record);
     const name = `${RELEASE_STEP_PREFIX}${step.id}`;
     onEvent({ type: 'step:start', step: name, message: step.title, at: started });
+    const failed = (at: number, error: { code: string; message: string }) =>
+      onEvent({ type: 'step:fail', step: name, message: step.title, at, durationMs: at - started, error });
     if (context.crashAtStep === step.id) process.kill(process.pid, 'SIGKILL');
     try {
       const outcome = await STEP_RUNNERS[step.id]({
@@ -240,14 +242,7 @@ async function drive(context: ReleaseContext, record: ReleaseRecord, lock: Relea
       if (outcome.rolledBack) {
         step.status = 'failed';
         step.error = { code: 'ROLLED_BACK', message: outcome.summary };
-        onEvent({
-          type: 'step:fail',
-          step: name,
-          message: step.title,
-          at,
-          durationMs: at - started,
-          error: step.error,
-        });
+        failed(at, step.error);
         const message = `release ${record.id} rolled back: ${outcome.summary}`;
         await finish(context, record, 'rolled-back', message);
         return {
@@ -265,14 +260,7 @@ async function drive(context: ReleaseContext, record: ReleaseRecord, lock: Relea
       const at = Date.now();
       const code = error instanceof RelError ? error.code : 'STEP_FAILED';
       const text = errorMessage(error);
-      onEvent({
-        type: 'step:fail',
-        step: name,
-        message: step.title,
-        at,
-        durationMs: at - started,
-        error: { code, message: text },
-      });
+      failed(at, { code, message: text });
       if (context.signal?.aborted || code === 'ABORTED') {
         step.status = 'pending';
         step.summary = `interrupted after ${formatDuration(at - started)}`;
