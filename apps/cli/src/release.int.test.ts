@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,10 +35,10 @@ describe('rel release', () => {
   const received = () => receiver.received.map((r) => r.body as Notification);
   const failCheck = join(t.dir, 'fail-check');
 
-  /** Runs rel with --json; `onEvent` sees each event as it comes (and may kill the process). */
+  /** Runs rel with --json; `onEvent` sees each event as it comes (and may signal the process). */
   function relJson(
     args: string[],
-    onEvent: (event: JsonEvent, kill: () => void) => void = () => {},
+    onEvent: (event: JsonEvent, child: ChildProcess) => void = () => {},
   ): Promise<{ code: number | null; signal: NodeJS.Signals | null; events: JsonEvent[]; stderr: string }> {
     const child = spawn(process.execPath, [relBin, ...args, '--config', t.configFile, '--json'], {
       env: { ...process.env, CI: '1' },
@@ -50,7 +50,7 @@ describe('rel release', () => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       const event = JSON.parse(line) as JsonEvent;
       events.push(event);
-      onEvent(event, () => child.kill('SIGKILL'));
+      onEvent(event, child);
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
     return new Promise((resolve) => {
@@ -428,6 +428,39 @@ release:
     );
     expect(databases.split('\n')).not.toContain('app__rel_new');
     expect(readFileSync(join(t.dir, 'state', 'live.json'), 'utf8')).toMatch(/"live": "blue"/);
+  });
+
+  it('--only frontend keeps the live backend; --backend and --frontend name two versions', async () => {
+    const plan = await t.rel(['release', '--backend', 'v3', '--frontend', 'v1', '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/deploy backend v3 to green/);
+    expect(plan.stdout).toMatch(/deploy frontend v1 to green/);
+
+    const r = await t.rel(['release', 'v3', '--only', 'frontend', '--monitor', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await live()).toMatchObject({ env: 'green', version: 'v2' });
+    const client = await fetch(`${nginx.publicUrl}/version`).then((res) => res.text());
+    expect(client.trim()).toBe('v3');
+    const record = await newest();
+    expect(record).toMatchObject({ versions: { backend: 'v2', frontend: 'v3' }, only: 'frontend' });
+    expect(record.steps.find((s) => s.id === 'monitor')).toMatchObject({ status: 'skipped' });
+    const list = await t.rel(['history', '--limit', '1']);
+    expect(list.stdout).toMatch(/frontend v3 +green .* succeeded\n\(\d+ older; --limit \d+\)/);
+  });
+
+  it('SIGINT during a step: exit 130, the journal says interrupted, resume finishes the release', async () => {
+    const run = await relJson(['release', 'v3'], (event, child) => {
+      if (event.type === 'step:start' && event.step === 'release/deploy-backend') child.kill('SIGINT');
+    });
+    expect(run.code, run.stderr).toBe(130);
+    const record = await newest();
+    expect(record.status).toBe('interrupted');
+    expect(record.steps.find((s) => s.id === 'deploy-backend')).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(await live()).toMatchObject({ env: 'green' });
+    const resumed = await t.rel(['release', 'resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await live()).toMatchObject({ env: 'blue', version: 'v3' });
+    expect((await newest()).status).toBe('succeeded');
   });
 
   it('a damaged journal file: a clear error naming the file, no crash', async () => {

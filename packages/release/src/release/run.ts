@@ -208,6 +208,12 @@ async function drive(context: ReleaseContext, record: ReleaseRecord, lock: Relea
       log(context.onEvent, 'info', step.summary, 'approval');
       continue;
     }
+    if (context.signal?.aborted) {
+      // stopped between steps (a step that finished despite the signal): the next one does not start
+      const message = `release ${record.id} interrupted before step ${step.id}: rel release resume goes on from there, rel release abort ends it`;
+      await save(context, record, 'interrupted', message);
+      return { record, status: 'interrupted', message };
+    }
     if (step.id === 'monitor') await lock.release();
     const onEvent = releaseSink(context.onEvent, record.id, step.id);
     const started = Date.now();
