@@ -92,20 +92,12 @@ describe('rel release', () => {
     return throughNginx(nginx.publicUrl);
   }
 
-  async function rowsOf(env: 'blue' | 'green'): Promise<string[]> {
-    const out = await docker(
-      'exec',
-      `${t.project}-${env}-db`,
-      'psql',
-      '-U',
-      'app',
-      '-d',
-      'app',
-      '-Atc',
-      'SELECT name FROM items ORDER BY id',
-    );
+  /** One column of a query in an environment's database, row by row. */
+  async function query(env: 'blue' | 'green', sql: string): Promise<string[]> {
+    const out = await docker('exec', `${t.project}-${env}-db`, 'psql', '-U', 'app', '-d', 'app', '-Atc', sql);
     return out.split('\n').filter(Boolean);
   }
+  const rowsOf = (env: 'blue' | 'green') => query(env, 'SELECT name FROM items ORDER BY id');
 
   beforeAll(async () => {
     receiver = await startReceiver();
@@ -415,18 +407,8 @@ release:
     expect(containers.split('\n').sort()).toEqual(['api v2 running', 'client v2 running', 'db 15 running']);
     expect(await rowsOf('blue')).toEqual(await rowsOf('green'));
     expect(await rowsOf('blue')).toContain('written-on-v3');
-    const databases = await docker(
-      'exec',
-      `${t.project}-blue-db`,
-      'psql',
-      '-U',
-      'app',
-      '-d',
-      'app',
-      '-Atc',
-      'SELECT datname FROM pg_database',
-    );
-    expect(databases.split('\n')).not.toContain('app__rel_new');
+    const databases = await query('blue', 'SELECT datname FROM pg_database');
+    expect(databases).not.toContain('app__rel_new');
     expect(readFileSync(join(t.dir, 'state', 'live.json'), 'utf8')).toMatch(/"live": "blue"/);
   });
 
