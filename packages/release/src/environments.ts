@@ -37,31 +37,33 @@ export async function readLiveView(config: RelConfig, docker: DockerClient): Pro
   };
 }
 
-/** Names an operator may type for an environment: `blue`, `green`, or `idle` and `live` resolved from nginx. */
-export function isEnvironmentName(value: string): boolean {
-  return isEnvironment(value) || value === 'idle' || value === 'live';
+/** What an operator may type for an environment: `blue`, `green`, or `idle` and `live` (resolved from nginx). */
+export type EnvironmentName = Environment | 'idle' | 'live';
+
+/** Checks an environment name without reading anything; anything else is one BAD_INPUT line naming it. */
+export function parseEnvironmentName(value: string | undefined, what = 'environment'): EnvironmentName {
+  if (isEnvironment(value) || value === 'idle' || value === 'live') return value;
+  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
+  throw new RelError('BAD_INPUT', `unknown ${what} ${shown}: expected blue, green, idle or live`);
 }
 
 /** `blue`/`green` as they are; `idle`/`live` resolved (reading `view` only then); anything else BAD_INPUT. */
 export async function resolveEnvironment(
-  name: string | undefined,
+  value: string | undefined,
   view: () => Promise<LiveView>,
   what = 'environment',
 ): Promise<Environment> {
+  const name = parseEnvironmentName(value, what);
   if (isEnvironment(name)) return name;
-  if (name === 'idle' || name === 'live') {
-    const v = await view();
-    if (name === 'idle') return v.idle;
-    if (v.live) return v.live;
-    throw new RelError(
-      'BAD_INPUT',
-      v.routed
-        ? `nothing is live yet: nginx routes to ${v.routed}, which runs no API (name blue or green)`
-        : 'nothing is live yet: nginx routes to neither environment (name blue or green)',
-    );
-  }
-  const shown = name === undefined ? 'nothing' : JSON.stringify(name);
-  throw new RelError('BAD_INPUT', `unknown ${what} ${shown}: expected blue, green, idle or live`);
+  const v = await view();
+  if (name === 'idle') return v.idle;
+  if (v.live) return v.live;
+  throw new RelError(
+    'BAD_INPUT',
+    v.routed
+      ? `nothing is live yet: nginx routes to ${v.routed}, which runs no API (name blue or green)`
+      : 'nothing is live yet: nginx routes to neither environment (name blue or green)',
+  );
 }
 
 export interface TargetGuardOptions {

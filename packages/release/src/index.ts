@@ -6,8 +6,8 @@
 // the project configuration (also alone as @rel/release/config)
 export * from './config.js';
 // which environment is live and which idle; the guard of the single-step commands
-export type { LiveView, TargetGuardOptions } from './environments.js';
-export { guardTarget, isEnvironmentName, readLiveView, resolveEnvironment } from './environments.js';
+export type { EnvironmentName, LiveView, TargetGuardOptions } from './environments.js';
+export { guardTarget, parseEnvironmentName, readLiveView, resolveEnvironment } from './environments.js';
 // the flows: one per seed script
 export type { DatabaseOptions } from './flows/database.js';
 export { backupDir, backupEnvironment, migrateEnvironment, restoreEnvironment } from './flows/database.js';
@@ -57,7 +57,8 @@ export type {
   ReleaseStepRecord,
   StepStatus,
 } from './release/journal.js';
-export { journalDir, listRecords, RELEASE_STEPS } from './release/journal.js';
+// a release by id, or by a unique prefix of it
+export { findRecord as readRelease, journalDir, listRecords, RELEASE_STEPS } from './release/journal.js';
 export type { OpenRelease } from './release/open.js';
 export { describeOpenRelease, findOpenRelease } from './release/open.js';
 export type { ReleasePlan, ReleaseRequest } from './release/plan.js';
@@ -67,7 +68,6 @@ export {
   abortRelease,
   promoteRelease,
   RELEASE_STEP_PREFIX,
-  readRelease,
   resumeRelease,
   startRelease,
 } from './release/run.js';

@@ -6,6 +6,7 @@ import {
   checkReplicateTargets,
   guardTarget,
   migrateEnvironment,
+  parseEnvironmentName,
   parseWholeNumber,
   planReplicate,
   replicateEnvironment,
@@ -14,7 +15,7 @@ import {
 import type { CommandContext, CommandModule } from '../commands.js';
 import { EXIT } from '../exit-codes.js';
 import { lazyDockerClient } from './docker.js';
-import { checkEnvironmentName, environmentArgument, targetArgument } from './target.js';
+import { environmentArgument, targetArgument } from './target.js';
 
 function lock(context: CommandContext, command: string) {
   const config = context.config();
@@ -28,7 +29,7 @@ function lock(context: CommandContext, command: string) {
 
 export const migrateCommand: CommandModule = {
   async run(context) {
-    checkEnvironmentName(context.args[0]);
+    parseEnvironmentName(context.args[0]);
     const config = context.config();
     const connect = lazyDockerClient();
     const env = await targetArgument(context, connect, context.args[0], 'migrate the database of');
@@ -60,7 +61,7 @@ export const migrateCommand: CommandModule = {
 
 export const backupCommand: CommandModule = {
   async run(context) {
-    checkEnvironmentName(context.args[0]);
+    parseEnvironmentName(context.args[0]);
     const connect = lazyDockerClient();
     const { env } = await environmentArgument(context, connect, context.args[0]);
     if (context.options.dryRun) {
@@ -88,7 +89,7 @@ export const backupCommand: CommandModule = {
 
 export const restoreCommand: CommandModule = {
   async run(context) {
-    checkEnvironmentName(context.args[0]);
+    parseEnvironmentName(context.args[0]);
     const backup = context.args[1]!;
     const connect = lazyDockerClient();
     const env = await targetArgument(context, connect, context.args[0], 'restore the database of');
@@ -118,8 +119,8 @@ export const restoreCommand: CommandModule = {
 
 export const replicateCommand: CommandModule = {
   async run(context) {
-    checkEnvironmentName(context.args[0], 'source environment');
-    checkEnvironmentName(context.args[1], 'target environment');
+    parseEnvironmentName(context.args[0], 'source environment');
+    parseEnvironmentName(context.args[1], 'target environment');
     const parallel =
       typeof context.options.parallel === 'string'
         ? parseWholeNumber(context.options.parallel, '--parallel', 1, 32)

@@ -1,14 +1,21 @@
 import { validateTag } from '@rel/docker';
-import { acquireReleaseLock, type DeployResult, deployBackend, deployFrontend, planDeploy } from '@rel/release';
+import {
+  acquireReleaseLock,
+  type DeployResult,
+  deployBackend,
+  deployFrontend,
+  parseEnvironmentName,
+  planDeploy,
+} from '@rel/release';
 import type { CommandContext, CommandModule } from '../commands.js';
 import { EXIT } from '../exit-codes.js';
 import { lazyDockerClient } from './docker.js';
-import { checkEnvironmentName, targetArgument } from './target.js';
+import { targetArgument } from './target.js';
 
 function deployCommand(role: 'backend' | 'frontend'): CommandModule {
   return {
     async run(context: CommandContext) {
-      checkEnvironmentName(context.args[0]);
+      parseEnvironmentName(context.args[0]);
       const version = validateTag(context.args[1]!, 'version');
       const config = context.config();
       const connect = lazyDockerClient();

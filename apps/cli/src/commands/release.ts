@@ -6,6 +6,7 @@ import {
   formatRelease,
   formatReleaseList,
   listRecords,
+  parseWholeNumber,
   planRelease,
   promoteRelease,
   RELEASE_STEPS,
@@ -154,10 +155,7 @@ export const historyCommand: CommandModule = {
       return EXIT.OK;
     }
     const limitText = text(context, 'limit');
-    const limit = limitText === undefined ? 20 : Number(limitText);
-    if (!/^\d+$/.test(limitText ?? '20') || limit < 1) {
-      throw new RelError('BAD_INPUT', `invalid --limit ${JSON.stringify(limitText)}: expected a whole number >= 1`);
-    }
+    const limit = limitText === undefined ? 20 : parseWholeNumber(limitText, '--limit', 1);
     const { records, damaged } = await listRecords(stateDir);
     for (const d of damaged) {
       context.reporter.sink({ type: 'log', level: 'warn', message: d.message, at: Date.now() });

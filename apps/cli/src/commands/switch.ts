@@ -1,6 +1,7 @@
 import { type Environment, formatDuration } from '@rel/core';
 import {
   acquireReleaseLock,
+  parseEnvironmentName,
   type RelConfig,
   readLive,
   requireNginx,
@@ -10,7 +11,7 @@ import {
 import type { CommandContext, CommandModule } from '../commands.js';
 import { EXIT } from '../exit-codes.js';
 import { lazyDockerClient } from './docker.js';
-import { checkEnvironmentName, environmentArgument } from './target.js';
+import { environmentArgument } from './target.js';
 
 async function lock(context: CommandContext, config: RelConfig, command: string) {
   return acquireReleaseLock({
@@ -49,7 +50,7 @@ async function dryRun(context: CommandContext, config: RelConfig, verb: string, 
 
 export const switchCommand: CommandModule = {
   async run(context) {
-    checkEnvironmentName(context.args[0]);
+    parseEnvironmentName(context.args[0]);
     const config = context.config();
     const connect = lazyDockerClient();
     const { env } = await environmentArgument(context, connect, context.args[0]);
@@ -78,7 +79,7 @@ export const switchCommand: CommandModule = {
 
 export const rollbackCommand: CommandModule = {
   async run(context) {
-    checkEnvironmentName(context.args[0]);
+    parseEnvironmentName(context.args[0]);
     const config = context.config();
     const connect = lazyDockerClient();
     const { env } = await environmentArgument(context, connect, context.args[0]);

@@ -1,15 +1,7 @@
 import type { Environment } from '@rel/core';
-import { RelError } from '@rel/core';
 import type { DockerClient } from '@rel/docker';
-import { guardTarget, isEnvironmentName, type LiveView, readLiveView, resolveEnvironment } from '@rel/release';
+import { guardTarget, type LiveView, readLiveView, resolveEnvironment } from '@rel/release';
 import type { CommandContext } from '../commands.js';
-
-/** Refuses what cannot name an environment before anything else is checked (one line, exit 2). */
-export function checkEnvironmentName(value: string | undefined, what = 'environment'): void {
-  if (value !== undefined && isEnvironmentName(value)) return;
-  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
-  throw new RelError('BAD_INPUT', `unknown ${what} ${shown}: expected blue, green, idle or live`);
-}
 
 /** An environment argument: blue, green, or idle/live resolved from nginx and the engine. */
 export async function environmentArgument(

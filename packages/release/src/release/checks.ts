@@ -3,6 +3,7 @@ import { type Environment, type EventSink, formatDuration, log, RelError } from 
 import type { DockerClient } from '@rel/docker';
 import type { RelConfig, ReleaseCheck } from '../config/schema.js';
 import { checkEnvironment } from '../flows/switch.js';
+import { redact } from '../redact.js';
 
 export interface PreSwitchCheckOptions {
   config: RelConfig;
@@ -89,12 +90,11 @@ export async function runCheckCommand(check: ReleaseCheck, options: CheckCommand
   const { onEvent, signal } = options;
   const { spawn } = await import('node:child_process');
   const started = Date.now();
-  const redact = (text: string) => options.secrets.reduce((out, s) => (s ? out.split(s).join('***') : out), text);
   const last: string[] = [];
   let lastError: string | undefined;
   const emitLine = (line: string, fromStderr: boolean) => {
     if (!line.trim()) return;
-    const clean = redact(line);
+    const clean = redact(line, options.secrets);
     last.push(clean);
     if (last.length > KEEP_LINES) last.shift();
     if (fromStderr) lastError = clean;

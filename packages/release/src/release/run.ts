@@ -130,11 +130,6 @@ export async function abortRelease(
   return { record, status: 'aborted', message };
 }
 
-/** A release by id (a unique prefix will do). */
-export async function readRelease(stateDir: string, id: string): Promise<ReleaseRecord> {
-  return findRecord(stateDir, id);
-}
-
 async function takeLock(context: ReleaseContext, command: string): Promise<ReleaseLock> {
   return acquireReleaseLock({
     stateDir: context.config.stateDir,
