@@ -176,7 +176,9 @@ export async function monitorLive(options: MonitorLiveOptions): Promise<MonitorL
                 command: `monitor: rollback ${rollbackTarget}`,
                 onEvent: sink,
               });
-              return rollbackTo({
+              // awaited here, not returned: a rollback that fails while the lock is being released would be an
+              // unhandled rejection (it killed the process in one CI run)
+              return await rollbackTo({
                 config,
                 env: rollbackTarget,
                 docker,
