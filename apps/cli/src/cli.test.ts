@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { EXIT } from '@rel/release/config';
 import { describe, expect, it } from 'vitest';
 import { main } from './cli.js';
-import { EXIT } from './exit-codes.js';
 
 const config = fileURLToPath(new URL('../../../examples/sandbox/rel.config.yaml', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/rel.js', import.meta.url));

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { errorMessage, isRelError, RelError } from '@rel/core';
-import { loadConfig, type RelConfig } from '@rel/release/config';
+import { EXIT, exitCodeFor, loadConfig, type RelConfig } from '@rel/release/config';
 import { COMMANDS, type CommandContext, type CommandSpec, GLOBAL_OPTIONS, usage } from './commands.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
 import { chooseMode, createReporter } from './report/reporter.js';
 
 export interface MainIO {

@@ -1,6 +1,7 @@
 // `@rel/release/config`: the project configuration alone (rel.config.yaml: schema, loading, validation, the
-// units it is written in) and the redaction of its secrets. Nothing behind it opens a Docker, database or HTTP
-// client, so a tool that only reads the configuration (and rel's start-up) loads none of them.
+// units it is written in), the redaction of its secrets, and the exit codes both apps document. Nothing behind it
+// opens a Docker, database or HTTP client, so a tool that only reads the configuration (and rel's start-up) loads
+// none of them.
 export type { Interpolation } from './config/interpolate.js';
 export { interpolate } from './config/interpolate.js';
 export type { LoadConfigOptions } from './config/load.js';
@@ -16,4 +17,6 @@ export type {
   ReplicateConfig,
 } from './config/schema.js';
 export { parseShare, parseSize, parseWholeNumber } from './config/units.js';
+export type { ExitCode } from './exit-codes.js';
+export { EXIT, exitCodeFor, exitCodeForRelease } from './exit-codes.js';
 export { redact } from './redact.js';

@@ -12,8 +12,8 @@ import {
   replicateEnvironment,
   restoreEnvironment,
 } from '@rel/release';
+import { EXIT } from '@rel/release/config';
 import type { CommandContext, CommandModule } from '../commands.js';
-import { EXIT } from '../exit-codes.js';
 import { lazyDockerClient } from './docker.js';
 import { environmentArgument, targetArgument } from './target.js';
 

@@ -7,8 +7,8 @@ import {
   parseEnvironmentName,
   planDeploy,
 } from '@rel/release';
+import { EXIT } from '@rel/release/config';
 import type { CommandContext, CommandModule } from '../commands.js';
-import { EXIT } from '../exit-codes.js';
 import { lazyDockerClient } from './docker.js';
 import { targetArgument } from './target.js';
 

@@ -8,8 +8,8 @@ import {
   parseWholeNumber,
   writeMonitorReport,
 } from '@rel/release';
+import { EXIT } from '@rel/release/config';
 import type { CommandContext, CommandModule } from '../commands.js';
-import { EXIT } from '../exit-codes.js';
 
 /** The config's monitor section with the command line's options on top; each bad value is one BAD_INPUT line. */
 export function monitorPolicy(base: MonitorConfig, options: CommandContext['options']): MonitorConfig {

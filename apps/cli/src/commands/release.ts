@@ -18,8 +18,8 @@ import {
   resumeRelease,
   startRelease,
 } from '@rel/release';
+import { EXIT, type ExitCode, exitCodeForRelease } from '@rel/release/config';
 import type { CommandContext, CommandModule } from '../commands.js';
-import { EXIT, type ExitCode } from '../exit-codes.js';
 import { dockerClient } from './docker.js';
 
 function text(context: CommandContext, name: string): string | undefined {
@@ -70,25 +70,13 @@ async function releaseContext(context: CommandContext): Promise<ReleaseContext> 
 /** Prints how the run ended and returns its exit code: 0 done, 5 paused, 4 rolled back, 1 failed, 130 interrupted. */
 function report(context: CommandContext, outcome: ReleaseOutcome): ExitCode {
   const files = outcome.monitor ? `\nmonitor log ${outcome.monitor.logPath}; report ${outcome.monitor.reportPath}` : '';
-  switch (outcome.status) {
-    case 'succeeded':
-    case 'aborted':
-      context.reporter.result(`${outcome.message}${files}`, outcome.record);
-      return EXIT.OK;
-    case 'paused':
-      context.reporter.result(outcome.message, outcome.record);
-      return EXIT.PAUSED;
-    case 'rolled-back':
-      context.reporter.result(`${outcome.message}${files}`, outcome.record);
-      return EXIT.ROLLED_BACK;
-    case 'interrupted':
-      context.reporter.result(outcome.message, outcome.record);
-      return EXIT.INTERRUPTED;
-    default:
-      throw new RelError('STEP_FAILED', `${outcome.message}${files.replace('\n', '; ')}`, {
-        details: { release: outcome.record.id },
-      });
+  if (outcome.status === 'failed') {
+    throw new RelError('STEP_FAILED', `${outcome.message}${files.replace('\n', '; ')}`, {
+      details: { release: outcome.record.id },
+    });
   }
+  context.reporter.result(`${outcome.message}${files}`, outcome.record);
+  return exitCodeForRelease(outcome.status);
 }
 
 export const releaseCommand: CommandModule = {

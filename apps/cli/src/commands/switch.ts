@@ -8,8 +8,8 @@ import {
   rollbackTo,
   switchEnvironment,
 } from '@rel/release';
+import { EXIT } from '@rel/release/config';
 import type { CommandContext, CommandModule } from '../commands.js';
-import { EXIT } from '../exit-codes.js';
 import { lazyDockerClient } from './docker.js';
 import { environmentArgument } from './target.js';
 

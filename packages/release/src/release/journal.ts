@@ -39,8 +39,19 @@ export interface ReleaseStepRecord {
   left?: string;
 }
 
-/** `running` (or interrupted, when its runner is gone), `paused` for approval, then one of the ends. */
-export type ReleaseStatus = 'running' | 'paused' | 'interrupted' | 'succeeded' | 'failed' | 'rolled-back' | 'aborted';
+/**
+ * `running` (or interrupted, when its runner is gone), `paused` for approval, `held` after the step a run was
+ * asked to stop after (a pipeline's stage boundary), then one of the ends.
+ */
+export type ReleaseStatus =
+  | 'running'
+  | 'paused'
+  | 'held'
+  | 'interrupted'
+  | 'succeeded'
+  | 'failed'
+  | 'rolled-back'
+  | 'aborted';
 
 /** The CI build a release runs in (Jenkins' environment), when there is one. */
 export interface CiBuild {
@@ -59,7 +70,7 @@ export interface ReleaseRunner {
   /** `/proc/<pid>/stat` field 22, to tell a reused pid from the runner. */
   pidStartTime?: string;
   pidNamespace?: string;
-  /** `release`, `resume`, `promote` or `abort`. */
+  /** `release`, `resume`, `promote` or `abort` (a pipeline adapter's own: `jenkins start`, ...). */
   command: string;
   at: string;
 }
@@ -176,7 +187,7 @@ function damaged(file: string, why: string): RelError {
   );
 }
 
-const STATUSES: readonly string[] = ['running', 'paused', 'interrupted', ...FINAL_STATUSES];
+const STATUSES: readonly string[] = ['running', 'paused', 'held', 'interrupted', ...FINAL_STATUSES];
 const STEP_STATUSES: readonly string[] = ['pending', 'running', 'done', 'skipped', 'failed'];
 
 function recordProblem(value: unknown): string | undefined {

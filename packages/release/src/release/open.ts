@@ -11,8 +11,8 @@ export interface OpenRelease {
 }
 
 /**
- * The project's open release, if any: running (its runner alive), paused for approval, or interrupted (its runner
- * gone, or stopped by a signal). A damaged record is an error naming its file: it may be the open release.
+ * The project's open release, if any: running (its runner alive), paused for approval, held between a pipeline's
+ * stages, or interrupted (its runner gone, or stopped by a signal). A damaged record is an error naming its file: it may be the open release.
  */
 export async function findOpenRelease(stateDir: string): Promise<OpenRelease | undefined> {
   const { records, damaged } = await listRecords(stateDir);
@@ -36,11 +36,21 @@ export function describeOpenRelease(open: OpenRelease): string {
   switch (r.status) {
     case 'paused':
       return `${what} is paused awaiting approval since ${r.updatedAt}${ago(r.updatedAt)}: rel release promote, or rel release abort`;
+    case 'held': {
+      const build = r.ci?.buildUrl ? ` by build ${r.ci.buildUrl}` : '';
+      return `${what} is held after step ${heldAfter(r) ?? '?'}${build} since ${r.updatedAt}${ago(r.updatedAt)}, between the stages of a pipeline: rel release resume goes on, rel release abort ends it`;
+    }
     case 'interrupted':
       return `${what} was interrupted at step ${open.step ?? '?'} (its runner, pid ${r.runner.pid} on ${r.runner.host}, is gone): rel release resume, or rel release abort`;
     default:
       return `${what} is running (step ${open.step ?? '?'}; "${r.runner.command}" pid ${r.runner.pid} on ${r.runner.host}, user ${r.runner.user}, since ${r.runner.at}${ago(r.runner.at)})`;
   }
+}
+
+/** The last step that finished (done or skipped) before the first unfinished one. */
+function heldAfter(r: ReleaseRecord): string | undefined {
+  const next = r.steps.findIndex((s) => s.status === 'pending' || s.status === 'running');
+  return next > 0 ? r.steps[next - 1]!.id : undefined;
 }
 
 export function versionText(r: Pick<ReleaseRecord, 'versions' | 'only'>): string {

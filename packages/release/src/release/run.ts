@@ -12,6 +12,7 @@ import {
   type ReleaseRecord,
   type ReleaseStatus,
   type ReleaseStepId,
+  type ReleaseStepRecord,
   writeRecord,
 } from './journal.js';
 import { describeOpenRelease, findOpenRelease, type OpenRelease, versionText } from './open.js';
@@ -32,6 +33,12 @@ export interface ReleaseContext {
    * journal), so a test can prove that `resume` converges from exactly there.
    */
   crashAtStep?: ReleaseStepId;
+  /**
+   * Stop after this step (done or skipped) and hold the release: status `held`, resumed by `resumeRelease` (or
+   * `promoteRelease` after the approval). A pipeline runs one step or a few per stage this way; the journal ties
+   * its stages into one release, and another release is refused meanwhile.
+   */
+  until?: ReleaseStepId;
 }
 
 /** How a run of a release ended (this run: a paused or interrupted release goes on later). */
@@ -61,14 +68,22 @@ export const RELEASE_STEP_PREFIX = 'release/';
  * runs it: pull, deploy backend, replicate, migrate, deploy frontend, checks, (approval), switch, monitor, each
  * step written to the journal before and after it runs.
  */
-export async function startRelease(context: ReleaseContext, request: ReleaseRequest): Promise<ReleaseOutcome> {
+export async function startRelease(
+  context: ReleaseContext,
+  request: ReleaseRequest,
+  options: { command?: string } = {},
+): Promise<ReleaseOutcome> {
   const { config } = context;
-  await using lock = await takeLock(context, `release ${request.version ?? request.backend ?? request.frontend ?? ''}`);
+  const command = options.command ?? 'release';
+  await using lock = await takeLock(
+    context,
+    `${command} ${request.version ?? request.backend ?? request.frontend ?? ''}`,
+  );
   const open = await findOpenRelease(config.stateDir);
   if (open) throw new RelError('LOCKED', `another release is open: ${describeOpenRelease(open)}`, openDetails(open));
   const { record } = await planRelease(config, context.docker, request, {
     ...(context.ci ? { ci: context.ci } : {}),
-    command: 'release',
+    command,
   });
   await writeRecord(config.stateDir, record);
   log(
@@ -87,19 +102,30 @@ export async function startRelease(context: ReleaseContext, request: ReleaseRequ
   return await drive(context, record, lock);
 }
 
-/** `rel release resume`: the interrupted release (or `id`) goes on from its first unfinished step. */
-export async function resumeRelease(context: ReleaseContext, options: { id?: string } = {}): Promise<ReleaseOutcome> {
-  await using lock = await takeLock(context, 'release resume');
-  const record = await openRecord(context, options.id, 'resume', ['interrupted']);
-  return await drive(context, restarted(record, 'resume'), lock);
+/** `rel release resume`: the interrupted or held release (or `id`) goes on from its first unfinished step. */
+export async function resumeRelease(
+  context: ReleaseContext,
+  options: { id?: string; command?: string } = {},
+): Promise<ReleaseOutcome> {
+  const command = options.command ?? 'resume';
+  await using lock = await takeLock(context, `release ${command}`);
+  const record = await openRecord(context, options.id, 'resume', ['interrupted', 'held']);
+  return await drive(context, restarted(record, command), lock);
 }
 
-/** `rel release promote`: the release paused before its switch (or `id`) is approved and goes on. */
-export async function promoteRelease(context: ReleaseContext, options: { id?: string } = {}): Promise<ReleaseOutcome> {
-  await using lock = await takeLock(context, 'release promote');
-  const record = restarted(await openRecord(context, options.id, 'promote', ['paused']), 'promote');
+/**
+ * `rel release promote`: the release paused before its switch (or `id`) is approved and goes on. `approvedBy`
+ * names who approved it when that is not this process's user (a pipeline's `input` step answers for a person).
+ */
+export async function promoteRelease(
+  context: ReleaseContext,
+  options: { id?: string; approvedBy?: string; command?: string } = {},
+): Promise<ReleaseOutcome> {
+  const command = options.command ?? 'promote';
+  await using lock = await takeLock(context, `release ${command}`);
+  const record = restarted(await openRecord(context, options.id, 'promote', ['paused']), command);
   record.approval = {
-    by: record.runner.user,
+    by: options.approvedBy?.trim() || record.runner.user,
     host: record.runner.host,
     at: record.runner.at,
     ...(context.ci ? { ci: context.ci } : {}),
@@ -107,13 +133,14 @@ export async function promoteRelease(context: ReleaseContext, options: { id?: st
   return await drive(context, record, lock);
 }
 
-/** `rel release abort`: ends the paused or interrupted release (or `id`); live traffic is not touched. */
+/** `rel release abort`: ends the paused, held or interrupted release (or `id`); live traffic is not touched. */
 export async function abortRelease(
   context: ReleaseContext,
-  options: { id?: string; reason?: string } = {},
+  options: { id?: string; reason?: string; command?: string } = {},
 ): Promise<ReleaseOutcome> {
-  await using _lock = await takeLock(context, 'release abort');
-  const record = restarted(await openRecord(context, options.id, 'abort', ['paused', 'interrupted']), 'abort');
+  const command = options.command ?? 'abort';
+  await using _lock = await takeLock(context, `release ${command}`);
+  const record = restarted(await openRecord(context, options.id, 'abort', ['paused', 'held', 'interrupted']), command);
   const switched = record.steps.find((s) => s.id === 'switch')?.status === 'done';
   for (const step of record.steps) {
     if (step.status === 'pending' || step.status === 'running') {
@@ -161,7 +188,11 @@ async function openRecord(
       );
     }
   }
-  const what = { resume: 'interrupted', promote: 'paused for approval', abort: 'paused or interrupted' }[verb];
+  const what = {
+    resume: 'interrupted or held',
+    promote: 'paused for approval',
+    abort: 'paused, held or interrupted',
+  }[verb];
   if (!open)
     throw new RelError('BAD_INPUT', `nothing to ${verb}: no release is ${what} (rel history lists the releases)`);
   if (open.record.status === 'running') {
@@ -179,113 +210,24 @@ function restarted(record: ReleaseRecord, command: string): ReleaseRecord {
 }
 
 /**
- * Runs the release's unfinished steps in order. The lock is held until the watch after the switch (which takes
- * it again only to roll back, so an operator's own rollback is never refused meanwhile).
+ * Runs the release's unfinished steps in order, up to `context.until` when it is set (the release is then held:
+ * the next command of a pipeline goes on). The lock is held until the watch after the switch (which takes it again
+ * only to roll back, so an operator's own rollback is never refused meanwhile).
  */
 async function drive(context: ReleaseContext, record: ReleaseRecord, lock: ReleaseLock): Promise<ReleaseOutcome> {
-  const { config, docker } = context;
   await refuseChangedLive(context, record);
-  await writeRecord(config.stateDir, record);
-  let monitor: MonitorLiveResult | undefined;
+  await writeRecord(context.config.stateDir, record);
+  const run: DriveState = {};
+  const last = record.steps.at(-1);
   for (const step of record.steps) {
-    if (step.status === 'done' || step.status === 'skipped') continue;
-    if (step.id === 'approval') {
-      if (!record.approval) {
-        step.summary = `awaiting approval since ${new Date().toISOString()}`;
-        const message = `release ${record.id} is paused before the switch: ${record.target} runs ${versionText(record)}, verified; rel release promote switches traffic, rel release abort ends it`;
-        await save(context, record, 'paused', message);
-        return { record, status: 'paused', message };
-      }
-      step.status = 'done';
-      step.summary = `approved by ${record.approval.by} on ${record.approval.host} at ${record.approval.at}`;
-      step.finishedAt = record.approval.at;
-      await writeRecord(config.stateDir, record);
-      log(context.onEvent, 'info', step.summary, 'approval');
-      continue;
+    if (step.status !== 'done' && step.status !== 'skipped') {
+      const ended = await runStep(context, record, step, lock, run);
+      if (ended) return ended;
     }
-    if (context.signal?.aborted) {
-      // stopped between steps (a step that finished despite the signal): the next one does not start
-      const message = `release ${record.id} interrupted before step ${step.id}: rel release resume goes on from there, rel release abort ends it`;
-      await save(context, record, 'interrupted', message);
-      return { record, status: 'interrupted', message };
-    }
-    if (step.id === 'monitor') await lock.release();
-    const onEvent = releaseSink(context.onEvent, record.id, step.id);
-    const started = Date.now();
-    step.status = 'running';
-    step.attempts += 1;
-    step.startedAt = new Date(started).toISOString();
-    delete step.error;
-    delete step.left;
-    await writeRecord(config.stateDir, record);
-    const name = `${RELEASE_STEP_PREFIX}${step.id}`;
-    onEvent({ type: 'step:start', step: name, message: step.title, at: started });
-    const failed = (at: number, error: { code: string; message: string }) =>
-      onEvent({ type: 'step:fail', step: name, message: step.title, at, durationMs: at - started, error });
-    if (context.crashAtStep === step.id) process.kill(process.pid, 'SIGKILL');
-    try {
-      const outcome = await STEP_RUNNERS[step.id]({
-        config,
-        docker,
-        record,
-        onEvent,
-        notificationFields: notificationFields(record),
-        ...(context.signal ? { signal: context.signal } : {}),
-      });
-      const at = Date.now();
-      Object.assign(step, {
-        finishedAt: new Date(at).toISOString(),
-        durationMs: at - started,
-        summary: outcome.summary,
-        ...(outcome.changed === undefined ? {} : { changed: outcome.changed }),
-      });
-      monitor = outcome.monitor ?? monitor;
-      if (outcome.rolledBack) {
-        step.status = 'failed';
-        step.error = { code: 'ROLLED_BACK', message: outcome.summary };
-        failed(at, step.error);
-        const message = `release ${record.id} rolled back: ${outcome.summary}`;
-        await finish(context, record, 'rolled-back', message);
-        return {
-          record,
-          status: 'rolled-back',
-          message,
-          failure: { step: step.id, ...step.error },
-          ...(monitor ? { monitor } : {}),
-        };
-      }
-      step.status = 'done';
-      await writeRecord(config.stateDir, record);
-      onEvent({ type: 'step:finish', step: name, message: outcome.summary, at, durationMs: at - started });
-    } catch (error) {
-      const at = Date.now();
-      const code = error instanceof RelError ? error.code : 'STEP_FAILED';
-      const text = errorMessage(error);
-      failed(at, { code, message: text });
-      if (context.signal?.aborted || code === 'ABORTED') {
-        step.status = 'pending';
-        step.summary = `interrupted after ${formatDuration(at - started)}`;
-        const message = `release ${record.id} interrupted at step ${step.id}: rel release resume goes on from there, rel release abort ends it`;
-        await save(context, record, 'interrupted', message);
-        return { record, status: 'interrupted', message };
-      }
-      step.status = 'failed';
-      step.finishedAt = new Date(at).toISOString();
-      step.durationMs = at - started;
-      step.error = { code, message: text };
-      step.left = await describeLeft(config, docker, record);
-      const message = `release ${record.id} failed at step ${step.id}: ${text}; ${step.left}`;
-      await finish(context, record, 'failed', message);
-      await announceRelease(context, record, step.id === 'monitor' ? 'critical' : 'warning', 'failed', message, {
-        step: step.id,
-      });
-      return {
-        record,
-        status: 'failed',
-        message,
-        failure: { step: step.id, code, message: text, left: step.left },
-        ...(monitor ? { monitor } : {}),
-      };
+    if (step.id === context.until && step !== last) {
+      const message = `release ${record.id} held after step ${step.id}, as asked: rel release resume goes on, rel release abort ends it`;
+      await save(context, record, 'held', message);
+      return { record, status: 'held', message };
     }
   }
   const message = `release ${record.id}: ${versionText(record)} is live on ${record.target}${
@@ -293,7 +235,122 @@ async function drive(context: ReleaseContext, record: ReleaseRecord, lock: Relea
   }`;
   await finish(context, record, 'succeeded', message);
   await announceRelease(context, record, 'info', 'succeeded', message);
-  return { record, status: 'succeeded', message, ...(monitor ? { monitor } : {}) };
+  return { record, status: 'succeeded', message, ...(run.monitor ? { monitor: run.monitor } : {}) };
+}
+
+/** What one run of the release learnt on the way: the watch's result, for the outcome. */
+interface DriveState {
+  monitor?: MonitorLiveResult;
+}
+
+/** Runs one unfinished step; returns the run's outcome when the release stops here (paused, interrupted, ended). */
+async function runStep(
+  context: ReleaseContext,
+  record: ReleaseRecord,
+  step: ReleaseStepRecord,
+  lock: ReleaseLock,
+  run: DriveState,
+): Promise<ReleaseOutcome | undefined> {
+  const { config, docker } = context;
+  if (step.id === 'approval') {
+    if (!record.approval) {
+      step.summary = `awaiting approval since ${new Date().toISOString()}`;
+      const message = `release ${record.id} is paused before the switch: ${record.target} runs ${versionText(record)}, verified; rel release promote switches traffic, rel release abort ends it`;
+      await save(context, record, 'paused', message);
+      return { record, status: 'paused', message };
+    }
+    step.status = 'done';
+    step.summary = `approved by ${record.approval.by} on ${record.approval.host} at ${record.approval.at}`;
+    step.finishedAt = record.approval.at;
+    await writeRecord(config.stateDir, record);
+    log(context.onEvent, 'info', step.summary, 'approval');
+    return undefined;
+  }
+  if (context.signal?.aborted) {
+    // stopped between steps (a step that finished despite the signal): the next one does not start
+    const message = `release ${record.id} interrupted before step ${step.id}: rel release resume goes on from there, rel release abort ends it`;
+    await save(context, record, 'interrupted', message);
+    return { record, status: 'interrupted', message };
+  }
+  if (step.id === 'monitor') await lock.release();
+  const onEvent = releaseSink(context.onEvent, record.id, step.id);
+  const started = Date.now();
+  step.status = 'running';
+  step.attempts += 1;
+  step.startedAt = new Date(started).toISOString();
+  delete step.error;
+  delete step.left;
+  await writeRecord(config.stateDir, record);
+  const name = `${RELEASE_STEP_PREFIX}${step.id}`;
+  onEvent({ type: 'step:start', step: name, message: step.title, at: started });
+  const failed = (at: number, error: { code: string; message: string }) =>
+    onEvent({ type: 'step:fail', step: name, message: step.title, at, durationMs: at - started, error });
+  if (context.crashAtStep === step.id) process.kill(process.pid, 'SIGKILL');
+  try {
+    const outcome = await STEP_RUNNERS[step.id]({
+      config,
+      docker,
+      record,
+      onEvent,
+      notificationFields: notificationFields(record),
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+    const at = Date.now();
+    Object.assign(step, {
+      finishedAt: new Date(at).toISOString(),
+      durationMs: at - started,
+      summary: outcome.summary,
+      ...(outcome.changed === undefined ? {} : { changed: outcome.changed }),
+    });
+    run.monitor = outcome.monitor ?? run.monitor;
+    if (outcome.rolledBack) {
+      step.status = 'failed';
+      step.error = { code: 'ROLLED_BACK', message: outcome.summary };
+      failed(at, step.error);
+      const message = `release ${record.id} rolled back: ${outcome.summary}`;
+      await finish(context, record, 'rolled-back', message);
+      return {
+        record,
+        status: 'rolled-back',
+        message,
+        failure: { step: step.id, ...step.error },
+        ...(run.monitor ? { monitor: run.monitor } : {}),
+      };
+    }
+    step.status = 'done';
+    await writeRecord(config.stateDir, record);
+    onEvent({ type: 'step:finish', step: name, message: outcome.summary, at, durationMs: at - started });
+    return undefined;
+  } catch (error) {
+    const at = Date.now();
+    const code = error instanceof RelError ? error.code : 'STEP_FAILED';
+    const text = errorMessage(error);
+    failed(at, { code, message: text });
+    if (context.signal?.aborted || code === 'ABORTED') {
+      step.status = 'pending';
+      step.summary = `interrupted after ${formatDuration(at - started)}`;
+      const message = `release ${record.id} interrupted at step ${step.id}: rel release resume goes on from there, rel release abort ends it`;
+      await save(context, record, 'interrupted', message);
+      return { record, status: 'interrupted', message };
+    }
+    step.status = 'failed';
+    step.finishedAt = new Date(at).toISOString();
+    step.durationMs = at - started;
+    step.error = { code, message: text };
+    step.left = await describeLeft(config, docker, record);
+    const message = `release ${record.id} failed at step ${step.id}: ${text}; ${step.left}`;
+    await finish(context, record, 'failed', message);
+    await announceRelease(context, record, step.id === 'monitor' ? 'critical' : 'warning', 'failed', message, {
+      step: step.id,
+    });
+    return {
+      record,
+      status: 'failed',
+      message,
+      failure: { step: step.id, code, message: text, left: step.left },
+      ...(run.monitor ? { monitor: run.monitor } : {}),
+    };
+  }
 }
 
 /**

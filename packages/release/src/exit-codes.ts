@@ -1,6 +1,7 @@
 import type { RelErrorCode } from '@rel/core';
+import type { ReleaseStatus } from './release/journal.js';
 
-/** The documented exit codes of `rel`. */
+/** The documented exit codes of `rel` and `rel-jenkins` (a pipeline maps them to build results). */
 export const EXIT = {
   /** Everything asked for was done. */
   OK: 0,
@@ -14,7 +15,7 @@ export const EXIT = {
   ROLLED_BACK: 4,
   /** The release is paused before its switch, awaiting approval (`rel release promote` or `abort`). */
   PAUSED: 5,
-  /** Interrupted (SIGINT/SIGTERM). */
+  /** Interrupted (SIGINT/SIGTERM); the release is resumable. */
   INTERRUPTED: 130,
 } as const;
 
@@ -33,5 +34,24 @@ export function exitCodeFor(code: RelErrorCode): ExitCode {
       return EXIT.INTERRUPTED;
     default:
       return EXIT.STEP_FAILED;
+  }
+}
+
+/**
+ * The exit code of a release run that ended this way: 0 for succeeded, aborted and held (as asked), 5 paused, 4
+ * rolled back, 1 failed, 130 interrupted.
+ */
+export function exitCodeForRelease(status: ReleaseStatus): ExitCode {
+  switch (status) {
+    case 'paused':
+      return EXIT.PAUSED;
+    case 'rolled-back':
+      return EXIT.ROLLED_BACK;
+    case 'interrupted':
+      return EXIT.INTERRUPTED;
+    case 'failed':
+      return EXIT.STEP_FAILED;
+    default:
+      return EXIT.OK;
   }
 }
