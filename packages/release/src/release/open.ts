@@ -53,6 +53,7 @@ function heldAfter(r: ReleaseRecord): string | undefined {
   return next > 0 ? r.steps[next - 1]!.id : undefined;
 }
 
+/** What a release changes, in words: `v2`, `backend v2` (one component), or `backend v2, frontend v3`. */
 export function versionText(r: Pick<ReleaseRecord, 'versions' | 'only'>): string {
   const { backend, frontend } = r.versions;
   if (r.only) return `${r.only} ${r.versions[r.only]}`;
