@@ -80,6 +80,8 @@ describe('the Jenkins pipelines', () => {
       params?: Record<string, string | boolean>;
       inputs?: { action: 'proceed' | 'abort'; submitter?: string }[];
       credentials?: Record<string, { type: 'string'; secret: string }>;
+      /** Jenkins' causes of the build (who started it); without, BUILD_USER_ID says alice (the build user plugin). */
+      causes?: Record<string, string>[];
       /** Sees each new line of the console log as the build writes it. */
       onLog?: (line: string) => void;
     } = {},
@@ -100,12 +102,13 @@ describe('the Jenkins pipelines', () => {
         BUILD_TAG: `jenkins-${file}-${number}-${unique}`,
         JOB_NAME: file,
         BUILD_NUMBER: String(number),
-        BUILD_USER_ID: 'alice',
+        ...(options.causes ? {} : { BUILD_USER_ID: 'alice' }),
         REL_JENKINS: relJenkins,
         REL_CONFIG: t.configFile,
       },
       credentials: options.credentials ?? credentials,
       inputs: options.inputs ?? [],
+      causes: options.causes ?? [],
       log: join(dir, 'build.log'),
       result: join(dir, 'result.json'),
     };
@@ -340,6 +343,8 @@ release:
     const build = await runPipeline('backend-release', {
       params: { VERSION: 'v3', MONITOR: '0', APPROVAL: true },
       inputs: [{ action: 'abort' }],
+      // no build user plugin: who started the build comes from Jenkins' own cause
+      causes: [{ _class: 'hudson.model.Cause$UserIdCause', shortDescription: 'Started by user Dave', userId: 'dave' }],
     });
     expect(build.result, build.log).toBe('ABORTED');
     expect(build.stage('Approval')?.status).toBe('ABORTED');
@@ -348,9 +353,62 @@ release:
     expect(await versionsOf(before.env as 'blue' | 'green')).toEqual(liveVersions);
     const record = JSON.parse(readFileSync(join(build.archiveDir, 'rel-report/release.json'), 'utf8'));
     expect(record.status).toBe('aborted');
+    expect(record.ci.startedBy).toBe('dave');
     expect(record.outcome).toMatch(/aborted: the switch was not approved/);
     expect(archivedJunit(build).find((c) => c.name.startsWith('switch:'))?.skipped).toBeDefined();
     expectNoSecrets(build);
+  });
+
+  it("an aborted build (its timeout, abort pressed): rel-jenkins stops at SIGTERM (130), post's abort ends the release", async () => {
+    const env = {
+      ...process.env,
+      BUILD_TAG: `jenkins-killed-${unique}`,
+      BUILD_URL: 'http://127.0.0.1:8080/job/killed/1/',
+      REL_CONFIG: t.configFile,
+      REL_REPORT_DIR: join(t.dir, 'killed-report'),
+      REL_REGISTRY_TOKEN: registryPassword(),
+      REL_DB_PASSWORD: dbPassword,
+      REL_WEBHOOK_URL: credentials['rel-webhook-url']!.secret,
+    };
+    const stage = (args: string[], onLine: (line: string, stop: () => void) => void = () => {}) =>
+      new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = spawn(relJenkins, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let output = '';
+        const take = (chunk: string) => {
+          output += chunk;
+          for (const line of chunk.split('\n')) onLine(line, () => child.kill('SIGTERM'));
+        };
+        child.stdout.setEncoding('utf8').on('data', take);
+        child.stderr.setEncoding('utf8').on('data', take);
+        child.on('close', (code) => resolve({ code, output }));
+      });
+    const before = await live();
+    const started = await stage(['start', '--version', 'v3', '--monitor', '60s', '--until', 'switch']);
+    expect(started.code, started.output).toBe(0);
+    const target = before.env === 'blue' ? 'green' : 'blue';
+    expect(await live()).toMatchObject({ env: target, version: 'v3' });
+    let signalled = false;
+    const watch = await stage(['continue'], (line, stop) => {
+      if (!signalled && line.includes('[monitor] start:')) {
+        signalled = true;
+        setTimeout(stop, 1500);
+      }
+    });
+    expect(watch.code, watch.output).toBe(130);
+    expect(watch.output).toMatch(/SIGTERM: stopping/);
+    expect(watch.output).toMatch(/interrupted at step monitor/);
+    const aborted = await stage(['abort', '--reason', 'the Jenkins build was aborted']);
+    expect(aborted.code, aborted.output).toBe(0);
+    expect(aborted.output).toMatch(/aborted: the Jenkins build was aborted; it had switched already/);
+    const record = JSON.parse(readFileSync(join(env.REL_REPORT_DIR, 'release.json'), 'utf8'));
+    expect(record).toMatchObject({ status: 'aborted', ci: { buildTag: env.BUILD_TAG } });
+    // an abort never moves traffic: the new version stays live, as the summary says
+    expect(await live()).toMatchObject({ env: target, version: 'v3' });
+    expect(readFileSync(join(env.REL_REPORT_DIR, 'summary.md'), 'utf8')).toMatch(/\*\*aborted\*\*/);
+    // a second abort (post runs after the stage's own) finds nothing left to do
+    const again = await stage(['abort']);
+    expect(again.code).toBe(0);
+    expect(again.output).toMatch(/has ended already \(aborted\): nothing to abort/);
   });
 
   it('bad input fails the first stage with one line: a missing or malformed VERSION, a missing credential ID', async () => {

@@ -32,6 +32,12 @@ def call(Map settings = [:]) {
   String relConfig = settings.config ?: env.REL_CONFIG ?: 'rel.config.yaml'
   int timeoutMinutes = (settings.timeoutMinutes ?: 120) as int
   int approvalMinutes = (settings.approvalMinutes ?: 60) as int
+  // who started the build: the Build User Vars plugin's BUILD_USER_ID, else the user cause Jenkins records itself
+  String startedBy = env.BUILD_USER_ID ?: ''
+  if (!startedBy) {
+    List userCauses = currentBuild.getBuildCauses('hudson.model.Cause$UserIdCause')
+    if (userCauses) startedBy = userCauses[0].userId ?: ''
+  }
   List secretVariables = []
   for (String variable : credentialIds.keySet()) {
     if (credentialIds[variable]) secretVariables.add(variable)
@@ -59,6 +65,7 @@ def call(Map settings = [:]) {
       REL_JENKINS = "${relJenkins}"
       REL_CONFIG = "${relConfig}"
       REL_COMPONENT = "${component}"
+      BUILD_USER_ID = "${startedBy}"
       REL_REPORT_DIR = 'rel-report'
       // the names (never the values) of the bound credentials: rel-jenkins never prints their values
       REL_SECRET_VARIABLES = "${secretVariables.join(',')}"

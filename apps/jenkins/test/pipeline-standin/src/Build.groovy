@@ -474,6 +474,12 @@ class Build {
         String getDurationString() { "${timeSpan(getDuration())} and counting".toString() }
         Map<String, String> getBuildVariables() { build.params.collectEntries { k, v -> [k, String.valueOf(v)] } }
         List getChangeSets() { [] }
+        /**
+         * Like RunWrapper.getBuildCauses: the causes of the build as maps (`_class`, `shortDescription`, and the
+         * cause's fields, e.g. `userId` and `userName` of hudson.model.Cause$UserIdCause), from spec.causes.
+         */
+        List getBuildCauses() { (build.spec.causes ?: []).collect { Map c -> new LinkedHashMap(c) } }
+        List getBuildCauses(String className) { getBuildCauses().findAll { Map c -> c._class == className } }
         boolean isKeepLog() { false }
         void setKeepLog(boolean b) { }
         Object getPreviousBuild() {

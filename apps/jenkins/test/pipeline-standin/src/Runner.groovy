@@ -37,7 +37,9 @@ class Runner {
         b.steps = new Steps(b)
 
         try {
-            b.log('Started by pipeline stand-in')
+            List causes = (b.spec.causes ?: []) as List
+            if (causes) causes.each { Map c -> b.log(String.valueOf(c.shortDescription ?: "Started by ${c._class}")) }
+            else b.log('Started by pipeline stand-in')
             File pipelineFile = new File(String.valueOf(b.spec.pipeline))
             String source = pipelineFile.getText('UTF-8')
 
