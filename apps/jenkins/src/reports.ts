@@ -63,8 +63,7 @@ export async function writeErrorSummary(
   }
 }
 
-/** The record with every secret replaced, also where JSON escapes it (a secret with `"` or `\`). */
+/** The record with every secret replaced (redact also finds a secret where JSON escapes it). */
 function redactRecord(record: ReleaseRecord, secrets: readonly string[]): ReleaseRecord {
-  const forms = secrets.flatMap((s) => [JSON.stringify(s).slice(1, -1), s]);
-  return JSON.parse(redact(JSON.stringify(record), forms)) as ReleaseRecord;
+  return JSON.parse(redact(JSON.stringify(record), secrets)) as ReleaseRecord;
 }

@@ -2,10 +2,15 @@ import { RelError } from './errors.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** The longest duration rel accepts: 24 days, below what a Node timer can wait (2^31-1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 24 * 24 * 3600 * 1000;
+const MAX_DURATION_TEXT = '24 days (576h)';
+
 /**
  * Parses `500ms`, `30s`, `10m`, `1h`, `1m30s` or a bare number of seconds (`600`) into milliseconds.
- * Zero and negative durations are refused unless `allowZero` is set.
+ * Zero and negative durations are refused unless `allowZero` is set; longer than MAX_DURATION_MS too.
  */
+
 export function parseDuration(
   value: string | number,
   what = 'duration',
@@ -26,6 +31,10 @@ export function parseDuration(
   }
   if (ms <= 0 && !options.allowZero) {
     throw new RelError('BAD_INPUT', `invalid ${what} ${JSON.stringify(text)}: must be greater than zero`);
+  }
+  if (ms > MAX_DURATION_MS) {
+    // a longer wait overflows Node's timers, which then fire at once
+    throw new RelError('BAD_INPUT', `invalid ${what} ${JSON.stringify(text)}: at most ${MAX_DURATION_TEXT}`);
   }
   return Math.round(ms);
 }

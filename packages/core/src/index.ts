@@ -1,4 +1,4 @@
-export { formatDuration, parseDuration } from './duration.js';
+export { formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js';
 export type { Environment } from './environment.js';
 export { ENVIRONMENTS, isEnvironment, otherEnvironment, parseEnvironment } from './environment.js';
 export type { RelErrorCode, RelErrorOptions } from './errors.js';

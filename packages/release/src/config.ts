@@ -5,7 +5,7 @@
 export type { Interpolation } from './config/interpolate.js';
 export { interpolate } from './config/interpolate.js';
 export type { LoadConfigOptions } from './config/load.js';
-export { DEFAULT_CONFIG_FILE, loadConfig, parseConfig, resolveConfigPath } from './config/load.js';
+export { DEFAULT_CONFIG_FILE, defaultStateDir, loadConfig, parseConfig, resolveConfigPath } from './config/load.js';
 export type {
   EnvironmentPorts,
   HealthCheck,

@@ -24,7 +24,11 @@ export function interpolate(text: string, key: string, env: NodeJS.ProcessEnv): 
     throw new RelError('CONFIG', `${key}: environment variable ${name} is not set (referenced as \${${name}})`);
   });
   if (/\$\{(?![A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\})/.test(text.replace(REFERENCE, ''))) {
-    throw new RelError('CONFIG', `${key}: malformed \${...} reference in ${JSON.stringify(text)}`);
+    // the text itself is not shown: it may be a secret with a stray `${` in it
+    throw new RelError(
+      'CONFIG',
+      `${key}: malformed \${...} reference (expected \${NAME} or \${NAME:-default}; $\${ for a literal \${)`,
+    );
   }
   return { value, variables };
 }

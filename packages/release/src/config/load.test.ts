@@ -60,7 +60,9 @@ describe('config', () => {
   it('names a missing required key', () => {
     const error = configError(example.replace(/^images:[\s\S]*?\n\n/m, ''));
     expect(error.code).toBe('CONFIG');
-    expect(error.message).toMatch(/^\/etc\/rel\/rel\.config\.yaml: images: missing \(expected a mapping\)/);
+    expect(error.message).toMatch(
+      /^\/etc\/rel\/rel\.config\.yaml: 4 problems: images: missing \(expected a mapping\);/,
+    );
   });
 
   it.each([
@@ -83,6 +85,65 @@ describe('config', () => {
     ['timeout: 10s }', 'timeout: 10s, settle: soon }', /nginx\.verify\.settle: "soon" is not a duration/],
   ])('rejects %s -> %s naming the key', (from, to, pattern) => {
     expect(configError(example.replace(from, to)).message).toMatch(pattern);
+  });
+
+  it('checks at load what used to fail later: replicate.parallel, the reload container, a timeout over the interval', () => {
+    const base = example.replace('\nrelease:\n', '\nreplicate: { parallel: 5000 }\nrelease:\n');
+    expect(configError(base).message).toMatch(
+      /replicate\.parallel: 5000 is not valid \(expected a whole number from 1 to 32\)/,
+    );
+    const reload = example.replace(
+      / {2}reload:\n {4}command: \[[^\n]*\n/,
+      '  reload: { container: "nginx; rm -rf /" }\n',
+    );
+    expect(configError(reload).message).toMatch(/nginx\.reload\.container: "nginx; rm -rf \/" is not a container name/);
+    const slow = example.replace('stateDir:', 'monitor: { interval: 10s, timeout: 30s }\nstateDir:');
+    expect(configError(slow).message).toMatch(/monitor\.timeout: "30s" is longer than monitor\.interval/);
+  });
+
+  it('lists every problem at once, on one line, and each in details', () => {
+    const error = configError(
+      example.replace('project: sample', 'project: Sample App').replace('apiPort: 18082', 'apiPort: 99999'),
+    );
+    expect(error.message).toMatch(/^\/etc\/rel\/rel\.config\.yaml: 2 problems: .+; .+$/);
+    expect(error.message).toMatch(/project: "Sample App" is not valid/);
+    expect(error.message).toMatch(/environments\.green\.apiPort: 99999 is not a port/);
+    expect(error.message).not.toContain('\n');
+    expect(error.details?.problems).toHaveLength(2);
+  });
+
+  it('without stateDir, every workspace of a project shares one state directory (its lock and journal)', () => {
+    const bare = example.replace(/^stateDir:.*\n/m, '');
+    const env = { REL_STATE_HOME: '/srv/rel-state' };
+    const a = parseConfig(bare, '/var/lib/jenkins/workspace/backend-release/rel.config.yaml', env);
+    const b = parseConfig(bare, '/home/ops/checkout/rel.config.yaml', env);
+    expect(a.stateDir).toBe('/srv/rel-state/sample');
+    expect(b.stateDir).toBe(a.stateDir);
+    expect(parseConfig(bare, '/x/rel.config.yaml', { XDG_STATE_HOME: '/home/ops/.state' }).stateDir).toBe(
+      process.getuid?.() === 0 ? '/var/lib/rel/sample' : '/home/ops/.state/rel/sample',
+    );
+    // a stateDir of the config's own stays relative to the config file
+    expect(parseConfig(example, '/repo/examples/sandbox/rel.config.yaml', env).stateDir).toBe('/repo/.rel/sandbox');
+  });
+
+  it('keeps backend.env values secret by their name or when marked, and never echoes a malformed secret', () => {
+    const text = example.replace(
+      'dbCheckPath: /items',
+      'dbCheckPath: /items\n  env:\n    ConnectionStrings__Default: "Host=db;Password=cs-s3cret"\n    SENTRY: { value: "https://k3y@sentry.example/1", secret: true }\n    LOG_LEVEL: debug',
+    );
+    const config = parseConfig(text, '/x/rel.config.yaml', {});
+    expect(config.backend.env).toEqual({
+      ConnectionStrings__Default: 'Host=db;Password=cs-s3cret',
+      SENTRY: 'https://k3y@sentry.example/1',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.secrets).toEqual(
+      expect.arrayContaining(['Host=db;Password=cs-s3cret', 'https://k3y@sentry.example/1']),
+    );
+    expect(config.secrets).not.toContain('debug');
+    const malformed = configError(example.replace('${REL_DB_PASSWORD:-sandbox-only-db-password}', '"hunter2${oops"'));
+    expect(malformed.message).toMatch(/database\.password: malformed \$\{\.\.\.\} reference/);
+    expect(malformed.message).not.toContain('hunter2');
   });
 
   it('reports malformed YAML with its line', () => {

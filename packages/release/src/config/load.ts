@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ENVIRONMENTS, parseDuration, RelError } from '@rel/core';
 import { parseDocument } from 'yaml';
@@ -61,20 +62,41 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const reader = new Reader(file, { ...env, REL_CONFIG_DIR: dirname(file) });
   const config = reader.config(raw);
   if (reader.errors.length > 0) {
-    const more = reader.errors.length > 1 ? ` (and ${reader.errors.length - 1} more problem(s))` : '';
-    throw new RelError('CONFIG', `${file}: ${reader.errors[0]}${more}`, { details: { problems: reader.errors } });
+    // every problem at once, on one line: a fix-and-rerun loop per problem wastes an operator's night
+    const text =
+      reader.errors.length === 1 ? reader.errors[0] : `${reader.errors.length} problems: ${reader.errors.join('; ')}`;
+    throw new RelError('CONFIG', `${file}: ${text}`, { details: { problems: reader.errors } });
   }
   return config;
 }
 
 const PROJECT_NAME = /^[a-z0-9][a-z0-9_.-]{0,40}$/;
+
+/**
+ * The state directory of a project whose config names none: one per project on this machine, whichever workspace
+ * or directory the config is read from, so that every checkout of a project (two Jenkins jobs, a person at a
+ * terminal) shares its release lock, journal and live record. `$REL_STATE_HOME/<project>`, else
+ * `/var/lib/rel/<project>` for root, else `$XDG_STATE_HOME/rel/<project>` (`~/.local/state/rel/<project>`).
+ */
+export function defaultStateDir(project: string, env: NodeJS.ProcessEnv = process.env): string {
+  const name = PROJECT_NAME.test(project) ? project : 'invalid-project-name';
+  if (env.REL_STATE_HOME) return resolve(env.REL_STATE_HOME, name);
+  if (process.getuid?.() === 0) return join('/var/lib/rel', name);
+  const stateHome = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return resolve(stateHome, 'rel', name);
+}
+/** replicate.parallel: copy streams, each a connection to both databases (PostgreSQL allows 100 by default). */
+const MAX_PARALLEL = 32;
+/** A Docker container name, as the engine accepts it. */
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 // registry host[:port]/path, lowercase path components as Docker requires
 const REPOSITORY = /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/;
 const IMAGE_WITH_TAG = /^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const REGISTRY = /^[a-zA-Z0-9.-]+(:\d+)?$/;
 const SQL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 // keys whose values are never printed, wherever they appear (say, backend.env.API_TOKEN)
-const SECRET_KEY = /pass|token|secret|key/i;
+/** Keys whose values are secret by their name (a config value under such a key is never printed). */
+const SECRET_KEY = /pass|token|secret|key|connection|dsn|credential|auth|private|cookie|session/i;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Walks the parsed YAML, collecting every problem with the path of its key. */
@@ -138,8 +160,13 @@ class Reader {
     ) as Record<(typeof ENVIRONMENTS)[number], EnvironmentPorts>;
     this.distinctPorts(envs);
 
-    const stateDir = this.optionalString(root.stateDir, 'stateDir') ?? '.rel';
-    const absoluteStateDir = isAbsolute(stateDir) ? stateDir : resolve(configDir, stateDir);
+    const stateDir = this.optionalString(root.stateDir, 'stateDir');
+    const absoluteStateDir =
+      stateDir === undefined
+        ? defaultStateDir(typeof root.project === 'string' ? root.project : 'rel', this.env)
+        : isAbsolute(stateDir)
+          ? stateDir
+          : resolve(configDir, stateDir);
     const monitor = this.monitor(root.monitor, configDir, absoluteStateDir);
     return {
       file: this.file,
@@ -217,7 +244,7 @@ class Reader {
     const rawEnv = section.env === undefined ? {} : (this.object(section.env, `${key}.env`) ?? {});
     for (const [name, value] of Object.entries(rawEnv)) {
       if (!ENV_NAME.test(name)) this.errors.push(`${key}.env: ${JSON.stringify(name)} is not a valid variable name`);
-      const text = this.scalar(value, `${key}.env.${name}`);
+      const text = this.envValue(value, `${key}.env.${name}`);
       if (text !== undefined) env[name] = text;
     }
     const path = this.optionalString(health.path, `${key}.health.path`) ?? '/health';
@@ -272,7 +299,13 @@ class Reader {
     } else if (reloadRaw.pidFile !== undefined) {
       reload = { kind: 'signal', pidFile: path(this.requiredString(reloadRaw.pidFile, 'nginx.reload.pidFile')) };
     } else {
-      reload = { kind: 'docker', container: this.requiredString(reloadRaw.container, 'nginx.reload.container') };
+      const container = this.requiredString(reloadRaw.container, 'nginx.reload.container');
+      if (container && !CONTAINER_NAME.test(container)) {
+        this.errors.push(
+          `nginx.reload.container: ${JSON.stringify(container)} is not a container name (expected letters, digits, _ . -)`,
+        );
+      }
+      reload = { kind: 'docker', container };
     }
     const publicUrl = this.matching(
       section.publicUrl,
@@ -322,6 +355,11 @@ class Reader {
         this.optionalString(section.textfile, 'monitor.textfile') ?? join(stateDir, 'monitor', 'rel_monitor.prom'),
       ),
     };
+    if (result.timeoutMs > result.intervalMs) {
+      this.errors.push(
+        `monitor.timeout: ${JSON.stringify(section.timeout)} is longer than monitor.interval (expected a check to end before the next one starts)`,
+      );
+    }
     if (section.failures !== undefined) {
       const failures = this.object(section.failures, 'monitor.failures') ?? {};
       this.noUnknownKeys(failures, 'monitor.failures', ['count', 'of']);
@@ -351,7 +389,7 @@ class Reader {
   private replicate(raw: unknown): ReplicateConfig {
     const section = raw === undefined || raw === null ? {} : (this.object(raw, 'replicate') ?? {});
     this.noUnknownKeys(section, 'replicate', ['parallel']);
-    return { parallel: this.count(section.parallel ?? 4, 'replicate.parallel') };
+    return { parallel: this.count(section.parallel ?? 4, 'replicate.parallel', 1, MAX_PARALLEL) };
   }
 
   private release(raw: unknown, monitor: MonitorConfig): ReleaseConfig {
@@ -462,11 +500,12 @@ class Reader {
     return raw.map((arg, i) => this.scalar(arg, `${key}[${i}]`) ?? '');
   }
 
-  private count(raw: unknown, key: string, min = 1): number {
+  private count(raw: unknown, key: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
     const text = this.scalar(raw, key);
     const n = Number(text);
-    if (text === undefined || !/^\d+$/.test(text) || n < min) {
-      this.errors.push(`${key}: ${JSON.stringify(raw)} is not valid (expected a whole number >= ${min})`);
+    if (text === undefined || !/^\d+$/.test(text) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      this.errors.push(`${key}: ${JSON.stringify(raw)} is not valid (expected a whole number ${range})`);
       return min;
     }
     return n;
@@ -531,6 +570,20 @@ class Reader {
         this.errors.push(`${key ? `${key}.` : ''}${name}: unknown key (expected one of ${known.join(', ')})`);
       }
     }
+  }
+
+  /**
+   * A value of `backend.env`/`frontend.env`: a string (secret when its name says so: SECRET_KEY), or
+   * `{ value, secret: true }` for a secret whatever its name (a connection string, say).
+   */
+  private envValue(raw: unknown, key: string): string | undefined {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return this.scalar(raw, key);
+    const entry = raw as Record<string, unknown>;
+    this.noUnknownKeys(entry, key, ['value', 'secret']);
+    if (entry.secret !== undefined && typeof entry.secret !== 'boolean') {
+      this.errors.push(`${key}.secret: expected true or false, got ${describe(entry.secret)}`);
+    }
+    return this.scalar(entry.value, `${key}.value`, { secret: entry.secret === true });
   }
 
   private scalar(raw: unknown, key: string, options: { secret?: boolean } = {}): string | undefined {

@@ -178,7 +178,10 @@ export interface RelConfig {
   labels: Record<string, string>;
   /** Readiness deadline of the database container. Default 60s. */
   databaseReadyTimeoutMs: number;
-  /** Directory for state, backups and logs, absolute. Default `.rel` beside the config file. */
+  /**
+   * Directory for state (the release lock, journal and live record), backups and logs, absolute. Default one per
+   * project on the machine (`defaultStateDir`): every workspace of the project shares it.
+   */
   stateDir: string;
   /** Values that must never be printed (passwords, tokens). */
   secrets: string[];

@@ -35,12 +35,12 @@ describe('validateNotificationTarget', () => {
     });
     expect(
       validateNotificationTarget(
-        { kind: 'webhook', url: 'http://alerts.internal/rel', headers: { Authorization: 'Bearer x', 'X-Retries': 3 } },
+        { kind: 'webhook', url: 'https://alerts.internal/rel', headers: { Authorization: 'Bearer x', 'X-Retries': 3 } },
         KEY,
       ),
     ).toEqual({
       kind: 'webhook',
-      url: 'http://alerts.internal/rel',
+      url: 'https://alerts.internal/rel',
       headers: { Authorization: 'Bearer x', 'X-Retries': '3' },
     });
     // plain http to loopback is fine for Slack and Teams (local receivers, tests)
@@ -62,6 +62,14 @@ describe('validateNotificationTarget', () => {
     expect(problem({ kind: 'slack', url: 'http://hooks.slack.com/services/T0SECRET1' })).toBe(
       `${KEY}.url: must be https (the URL carries the webhook's token); http is allowed only for localhost`,
     );
+    // a credential in a header over plain http: only to loopback
+    expect(
+      problem({ kind: 'webhook', url: 'http://alerts.internal/rel', headers: { Authorization: 'Bearer SECRET' } }),
+    ).toBe(`${KEY}.url: must be https (header Authorization carries a credential); http is allowed only for localhost`);
+    expect(
+      validateNotificationTarget({ kind: 'webhook', url: 'http://127.0.0.1:9/rel', headers: { 'X-Api-Key': 'k' } }, KEY)
+        .kind,
+    ).toBe('webhook');
     expect(problem({ kind: 'slack', url: SLACK, headers: { A: 'b' } })).toBe(
       `${KEY}.headers: unknown key for a slack target (expected one of kind, url, name)`,
     );

@@ -106,7 +106,16 @@ export function validateNotificationTarget(raw: unknown, key: string): Notificat
     return { kind, url, ...named, format: entry.format };
   }
   if (entry.headers === undefined) return { kind, url, ...named };
-  return { kind, url, ...named, headers: validateHeaders(entry.headers, `${key}.headers`) };
+  const headers = validateHeaders(entry.headers, `${key}.headers`);
+  const secretHeader = Object.keys(headers).find((h) =>
+    /^(authorization|proxy-authorization|cookie)$|token|key|secret/i.test(h),
+  );
+  if (secretHeader && new URL(url).protocol === 'http:' && !LOOPBACK.has(new URL(url).hostname)) {
+    throw configError(
+      `${key}.url: must be https (header ${secretHeader} carries a credential); http is allowed only for localhost`,
+    );
+  }
+  return { kind, url, ...named, headers };
 }
 
 /** The values of a target that must never be printed: its URL and header values. */

@@ -73,6 +73,12 @@ export async function planRelease(
   const monitorMs = request.monitorMs ?? config.release.monitorMs;
   const monitorIntervalMs = request.monitorIntervalMs ?? config.release.monitorIntervalMs;
   const pauseBeforeSwitch = request.pauseBeforeSwitch ?? false;
+  if (monitorMs > 0 && monitorIntervalMs > monitorMs) {
+    throw new RelError(
+      'BAD_INPUT',
+      `the watch after the switch (${formatDuration(monitorMs)}) is shorter than the interval between its checks (${formatDuration(monitorIntervalMs)}): watch longer (--monitor) or check more often (--monitor-interval, release.monitorInterval)`,
+    );
+  }
   const now = new Date();
   const runner = runnerRecord(options.command ?? 'release', now);
   const checks = config.release.checks.length;
