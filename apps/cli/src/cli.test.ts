@@ -70,6 +70,14 @@ describe('rel (in process)', () => {
     [['release', 'v2', '--only', 'both'], /^rel: invalid --only "both": expected backend or frontend/],
     [['release', 'resume', 'x', 'y'], /^rel: expected 0 to 1 argument\(s\): usage: rel release resume \[<id>\]/],
     [['history', '--limit', 'all'], /^rel: invalid --limit "all": expected a whole number >= 1/],
+    // waits longer than a timer can hold, and timings that contradict each other
+    [['monitor', '99999999999'], /^rel: invalid duration "99999999999": at most 24 days/],
+    [['monitor', '10s', '--interval', '30s'], /^rel: the interval between checks \(30\.0s\) is longer than the watch/],
+    [
+      ['monitor', '1m', '--interval', '10s', '--timeout', '20s'],
+      /^rel: invalid --timeout "20s": longer than the interval/,
+    ],
+    [['monitor', '1m', '--url', 'http://ops:hunter2@127.0.0.1:9/x'], /^rel: invalid --url: it carries credentials/],
   ])('bad input %j: one line, exit 2', async (args, pattern) => {
     const { code, out, err } = await run([...args, '--config', config]);
     expect(code).toBe(EXIT.BAD_INPUT);
@@ -82,6 +90,24 @@ describe('rel (in process)', () => {
     const { code, err } = await run(['status', '--config', '/nonexistent/rel.config.yaml']);
     expect(code).toBe(EXIT.BAD_INPUT);
     expect(err).toBe('rel: config file /nonexistent/rel.config.yaml not found (set --config or REL_CONFIG)\n');
+  });
+
+  it('--json lists every problem of a config', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const bad = join(mkdtempSync(join(tmpdir(), 'rel-config-')), 'rel.config.yaml');
+    writeFileSync(
+      bad,
+      readFileSync(config, 'utf8')
+        .replace('project: sample', 'project: Bad Name')
+        .replace('apiPort: 18082', 'apiPort: 0'),
+    );
+    const { code, out } = await run(['status', '--json', '--config', bad]);
+    expect(code).toBe(EXIT.BAD_INPUT);
+    const error = JSON.parse(out);
+    expect(error).toMatchObject({ type: 'error', code: 'CONFIG', message: expect.stringMatching(/2 problems: /) });
+    expect(error.details.problems).toHaveLength(2);
   });
 
   it('--json reports the error as a JSON line', async () => {

@@ -12,6 +12,17 @@ export interface MainIO {
   cwd?: string;
 }
 
+/** The signal of the run in progress (aborted on SIGINT/SIGTERM); undefined outside `main`. */
+let runSignal: AbortSignal | undefined;
+
+/**
+ * The run's SIGINT/SIGTERM signal, for what a command does not pass it to: commands/docker.ts gives it to every
+ * Docker client, so that a call the engine does not answer ends at the first signal (exit 130).
+ */
+export function currentRunSignal(): AbortSignal | undefined {
+  return runSignal;
+}
+
 /** Runs `rel` with the given arguments (without `node` and the script) and returns the exit code. */
 export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
@@ -29,6 +40,8 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   const onSignal = () => controller.abort(new RelError('ABORTED', 'interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const outerRunSignal = runSignal;
+  runSignal = controller.signal;
   try {
     const { positionals } = parseArgs({ args: argv, options: GLOBAL_OPTIONS, allowPositionals: true, strict: false });
     const spec = findCommand(positionals);
@@ -77,14 +90,17 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
     return (await command.run(context)) ?? EXIT.OK;
   } catch (error) {
     const relError = isRelError(error) ? error : new RelError('STEP_FAILED', errorMessage(error), { cause: error });
-    const exitCode = exitCodeFor(relError.code);
-    reporter.error(relError.message, relError.code, exitCode);
+    // a step that failed because the signal cut it short (a stream broken by it) was interrupted
+    const exitCode =
+      controller.signal.aborted && relError.code === 'STEP_FAILED' ? EXIT.INTERRUPTED : exitCodeFor(relError.code);
+    reporter.error(relError.message, relError.code, exitCode, relError.details);
     if (argv.includes('--verbose') && !isRelError(error) && error instanceof Error && error.stack) {
       stderr.write(`${error.stack}\n`);
     }
     return exitCode;
   } finally {
     reporter.close();
+    runSignal = outerRunSignal;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

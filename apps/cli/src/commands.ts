@@ -130,7 +130,14 @@ export const COMMANDS: CommandSpec[] = [
     path: ['db', 'restore'],
     args: ['env', 'backup'],
     summary: "restore <env>'s database from a backup (a file, a name in the state directory, or latest)",
-    options: { ...FORCE },
+    options: {
+      ...FORCE,
+      // separate from --force: allowing the live environment must never also mean trusting any file
+      'force-unverified': {
+        type: 'boolean',
+        description: 'restore a file no backup manifest vouches for (a dump from elsewhere, an old backup)',
+      },
+    },
     load: () => import('./commands/db.js').then((m) => m.restoreCommand),
   },
   {

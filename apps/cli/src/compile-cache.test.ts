@@ -21,7 +21,7 @@ const exec = promisify(execFile);
 const bin = fileURLToPath(new URL('../bin/rel.js', import.meta.url));
 const config = fileURLToPath(new URL('../../../examples/sandbox/rel.config.yaml', import.meta.url));
 // loads and validates the config (yaml and rel's own code), contacts nothing
-const command = ['monitor', '10s', '--dry-run', '--config', config];
+const command = ['monitor', '60s', '--dry-run', '--config', config];
 
 describe('rel through the code cache', () => {
   let home: string;
@@ -83,24 +83,24 @@ describe('rel through the code cache', () => {
     for (let i = damaged.length >> 1; i < (damaged.length >> 1) + 2000; i += 7) damaged[i]! ^= 0x5a;
     writeFileSync(file, damaged);
     const run = await rel();
-    expect(run.stdout).toMatch(/^dry run: rel monitor 10s would:/);
+    expect(run.stdout).toMatch(/^dry run: rel monitor 60s would:/);
     expect(readFileSync(file).equals(damaged)).toBe(false);
 
     writeFileSync(file, 'not a cache');
-    expect((await rel()).stdout).toMatch(/^dry run: rel monitor 10s would:/);
+    expect((await rel()).stdout).toMatch(/^dry run: rel monitor 60s would:/);
     expect(statSync(file).size).toBeGreaterThan(100_000);
   });
 
   it('a cache directory others can write to is neither read nor written', async () => {
     mkdirSync(dir, { mode: 0o700 });
     chmodSync(dir, 0o777);
-    expect((await rel()).stdout).toMatch(/^dry run: rel monitor 10s would:/);
+    expect((await rel()).stdout).toMatch(/^dry run: rel monitor 60s would:/);
     expect(caches()).toEqual([]);
   });
 
   it('REL_COMPILE_CACHE=0, or no home to keep it in: no cache, the same result', async () => {
     const off = await rel(command, { REL_COMPILE_CACHE: '0' });
-    expect(off.stdout).toMatch(/^dry run: rel monitor 10s would:/);
+    expect(off.stdout).toMatch(/^dry run: rel monitor 60s would:/);
     expect(existsSync(dir)).toBe(false);
     const homeless = await rel(command, { XDG_CACHE_HOME: '', HOME: '' });
     expect(homeless.stdout).toBe(off.stdout);
@@ -109,7 +109,7 @@ describe('rel through the code cache', () => {
   it('a cache it cannot write (a file where its directory would be) costs only the cache', async () => {
     writeFileSync(dir, 'in the way');
     const run = await rel();
-    expect(run.stdout).toMatch(/^dry run: rel monitor 10s would:/);
+    expect(run.stdout).toMatch(/^dry run: rel monitor 60s would:/);
     expect(run.stderr).toBe('');
     expect(readFileSync(dir, 'utf8')).toBe('in the way');
   });

@@ -1,5 +1,5 @@
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, testProject } from './test-support.js';
 
@@ -76,11 +76,95 @@ describe.each(['sql-folder', 'idempotent-script', 'bundle'] as const)('rel db (%
     await psql(db, 'CREATE TABLE scratch (x int); INSERT INTO scratch VALUES (1)');
     const restore = await t.rel(['db', 'restore', 'green', 'latest']);
     expect(restore.code, restore.stderr).toBe(0);
+    expect(restore.stdout).toMatch(/\(verified against its manifest\)/);
     expect(await snapshot(db)).toBe(before);
     expect(await psql(db, "SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM items i")).toBe(sums);
   });
 
   if (kind === 'sql-folder') {
+    // Security review, issue 15: psql replays the file as the database owner, so restore takes only backups rel
+    // recorded (a manifest with its sha256 beside each), unless --force-unverified (not --force).
+    it('restore refuses a tampered backup, a file that is not a backup, and checks the same in --dry-run', async () => {
+      const dir = join(t.dir, 'state', 'backups', 'green');
+      const backup = await t.rel(['db', 'backup', 'green']);
+      expect(backup.code, backup.stderr).toBe(0);
+      const latest = join(
+        dir,
+        readdirSync(dir)
+          .filter((f) => f.endsWith('.dump'))
+          .at(-1)!,
+      );
+      const manifest = JSON.parse(readFileSync(`${latest}.json`, 'utf8'));
+      expect(manifest).toMatchObject({ kind: 'rel-backup', database: 'app', environment: 'green' });
+      expect(statSync(`${latest}.json`).mode & 0o777).toBe(0o600);
+      const before = await snapshot(db);
+
+      const dry = await t.rel(['db', 'restore', 'green', basename(latest), '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(new RegExp(`would replace green's database with ${latest} \\(a backup of green's`));
+
+      const original = readFileSync(latest);
+      const tampered = Buffer.from(original);
+      tampered.writeUInt8(tampered.readUInt8(tampered.length >> 1) ^ 0xff, tampered.length >> 1);
+      writeFileSync(latest, tampered);
+      try {
+        for (const args of [[latest], ['latest'], [latest, '--dry-run'], [latest, '--force']]) {
+          const r = await t.rel(['db', 'restore', 'green', ...args]);
+          expect(r.code, r.stderr).toBe(2);
+          expect(r.stderr).toMatch(
+            new RegExp(`^rel: refusing to restore ${latest}: its sha256 or size does not match its manifest`),
+          );
+          expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        }
+      } finally {
+        writeFileSync(latest, original);
+      }
+
+      for (const [args, file] of [
+        [['/etc/hostname'], '/etc/hostname'],
+        [['../../../../etc/shadow', '--dry-run'], '/etc/shadow'],
+        [['/etc/hostname', '--force'], '/etc/hostname'],
+      ] as const) {
+        const r = await t.rel(['db', 'restore', 'green', ...args]);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(
+          new RegExp(`^rel: refusing to restore ${file}: no backup manifest in .* records it .*--force-unverified`),
+        );
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      }
+      expect(await snapshot(db)).toBe(before);
+    });
+
+    it('--force-unverified restores a valid dump no manifest records, and says so', async () => {
+      const dir = join(t.dir, 'state', 'backups', 'green');
+      const backup = await t.rel(['db', 'backup', 'green']);
+      expect(backup.code, backup.stderr).toBe(0);
+      const before = await snapshot(db);
+      // a valid dump elsewhere that no manifest records: a backup whose manifest is gone, moved out
+      const latest = join(
+        dir,
+        readdirSync(dir)
+          .filter((f) => f.endsWith('.dump'))
+          .at(-1)!,
+      );
+      const loose = join(t.dir, 'loose.dump');
+      renameSync(latest, loose);
+      rmSync(`${latest}.json`);
+      await psql(db, 'CREATE TABLE after_the_dump (x int)');
+      const refused = await t.rel(['db', 'restore', 'green', loose]);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/^rel: refusing to restore .*loose\.dump: no backup manifest in /);
+      const dry = await t.rel(['db', 'restore', 'green', loose, '--dry-run', '--force-unverified']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(
+        /would replace green's database with .*loose\.dump, unverified \(--force-unverified\)/,
+      );
+      const r = await t.rel(['db', 'restore', 'green', loose, '--force-unverified']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/restored green's database from .*loose\.dump .*\(unverified: no backup manifest in /);
+      expect(await snapshot(db)).toBe(before);
+    });
+
     it('bad input: one line, non-zero, nothing changed', async () => {
       const before = await snapshot(db);
       for (const [args, pattern] of [

@@ -1,4 +1,11 @@
-export { backupDatabase, listBackups, restoreDatabase } from './backup.js';
+export {
+  backupDatabase,
+  listBackups,
+  manifestPath,
+  readBackupManifest,
+  restoreDatabase,
+  verifyBackup,
+} from './backup.js';
 export type { ConnectOptions } from './connection.js';
 export { defaultApplicationName } from './connection.js';
 export { CHECKSUM_TABLE, HISTORY_TABLE } from './history.js';
@@ -13,6 +20,7 @@ export type { LineColumn, SqlStatement } from './sql-text.js';
 export { lineColumnAt, nonTransactionalReason, splitSqlStatements } from './sql-text.js';
 export type {
   BackupDatabaseOptions,
+  BackupManifest,
   BackupResult,
   DatabaseConnection,
   DatabaseExec,
@@ -26,4 +34,5 @@ export type {
   RestoreDatabaseOptions,
   RestoreResult,
   RunBundle,
+  VerifiedBackup,
 } from './types.js';

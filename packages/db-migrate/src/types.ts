@@ -72,8 +72,42 @@ export interface BackupResult {
   durationMs: number;
   /** Entries `pg_restore --list` found in it (0 for an empty database). */
   entries: number;
-  /** Older backups removed to keep the last N. */
+  /** Older backups removed to keep the last N (their manifests too). */
   removed: string[];
+  /** The manifest written beside the dump (`<file>.json`): what restores check the file against. */
+  manifest: string;
+}
+
+/**
+ * What `backupDatabase` records about each dump, in `<dump>.json` beside it (mode 0600, written atomically):
+ * a restore accepts a file only when a manifest it trusts records its sha256 and size.
+ */
+export interface BackupManifest {
+  kind: 'rel-backup';
+  version: 1;
+  /** The dump's file name (no directory): the manifest is `<file>.json` in the same directory. */
+  file: string;
+  /** sha256 of the dump, hex. */
+  sha256: string;
+  bytes: number;
+  database: string;
+  /** What the backup is of, as the caller said (`BackupDatabaseOptions.environment`), e.g. `green`. */
+  environment?: string;
+  /** When the dump was written, ISO 8601. */
+  createdAt: string;
+  /** Entries `pg_restore --list` found in it. */
+  entries: number;
+}
+
+/** A file `verifyBackup` accepted: its sha256 and size match a trusted manifest of the database. */
+export interface VerifiedBackup {
+  /** Absolute path of the dump. */
+  file: string;
+  sha256: string;
+  bytes: number;
+  manifest: BackupManifest;
+  /** The manifest's path. */
+  manifestFile: string;
 }
 
 export interface BackupDatabaseOptions {
@@ -88,18 +122,30 @@ export interface BackupDatabaseOptions {
   keep?: number;
   /** pg_dump `--compress` level 0-9. Default: pg_dump's own (6 for the custom format). */
   compression?: number;
+  /** What the backup is of (e.g. `green`), recorded in its manifest. */
+  environment?: string;
   onEvent?: EventSink;
   signal?: AbortSignal;
 }
 
 export interface RestoreDatabaseOptions {
   exec: DatabaseExec;
-  /** A dump written by `backupDatabase` (or `pg_dump -Fc`). */
+  /**
+   * A dump written by `backupDatabase`: unless `sha256` is given or `allowUnverified`, a manifest in `backupDirs`
+   * must record its sha256 and size (`verifyBackup`), else BAD_INPUT before anything is touched.
+   */
   file: string;
   database: string;
   user: string;
-  /** When given, the file's sha256 must match before anything is dropped. */
+  /** When given, the file's sha256 must match before anything is dropped (the manifest is then not needed). */
   sha256?: string;
+  /** Directories whose backup manifests are trusted. Default: the file's own directory. */
+  backupDirs?: string[];
+  /**
+   * Restore a file no trusted manifest vouches for (a `pg_dump -Fc` from elsewhere, a backup from before manifests):
+   * the check still runs and its finding is reported as a warning and in `RestoreResult.unverified`.
+   */
+  allowUnverified?: boolean;
   onEvent?: EventSink;
   signal?: AbortSignal;
 }
@@ -108,6 +154,12 @@ export interface RestoreResult {
   file: string;
   database: string;
   durationMs: number;
+  /** The sha256 of the bytes restored, hex. */
+  sha256: string;
+  /** The manifest that vouched for the file, when one did. */
+  manifest?: BackupManifest;
+  /** Why the file was not verified, when it was restored with `allowUnverified` all the same. */
+  unverified?: string;
 }
 
 /** A statement that will take heavy locks, rewrite a table, lose data or break the version still running. */

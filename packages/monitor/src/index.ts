@@ -10,6 +10,8 @@ export { figuresOfSummary, renderPrometheusText, writePrometheusTextfile } from 
 export { redactUrl } from './redact.js';
 export type { HtmlReportOptions } from './report.js';
 export { REPORT_COLORS, renderHtmlReport } from './report.js';
+export type { MonitorReportLog } from './report-input.js';
+export { checkLogLine, parseLogForReport, readLogForReport } from './report-input.js';
 export type {
   ActionOutcome,
   Breach,

@@ -132,3 +132,159 @@ describe('renderHtmlReport', () => {
     expect(html).toContain('no memory samples');
   });
 });
+
+// A crafted log (security review, issue 15): markup in every string field, markup where a number belongs, lines
+// of shapes the monitor never writes. The report escapes what it shows, skips what it cannot trust, and says so.
+const XSS = '"><script>alert(1)</script>';
+const T = (s: number) => new Date(T0 + s * 1000).toISOString();
+
+/** Lines of a known shape whose every string field holds markup: shown, escaped. */
+function craftedGoodLines(): unknown[] {
+  return [
+    {
+      type: 'start',
+      time: T(0),
+      intervalMs: 1000,
+      durationMs: null,
+      policy: XSS,
+      probes: [{ name: XSS, kind: 'http', target: XSS, timeoutMs: 500 }],
+      labels: { [XSS]: XSS },
+    },
+    {
+      type: 'check',
+      seq: 1,
+      time: T(1),
+      verdict: 'fail',
+      durationMs: 3,
+      skippedSlots: 0,
+      consecutiveFailures: 1,
+      probes: [{ probe: XSS, verdict: 'fail', status: 503, latencyMs: 3, memoryBytes: mib, error: XSS }],
+    },
+    { type: 'breach', rule: XSS, message: XSS, seq: 1, time: T(1), data: { [XSS]: XSS } },
+    {
+      type: 'action',
+      time: T(2),
+      startedAt: T(1),
+      durationMs: 900,
+      ok: false,
+      error: { code: XSS, message: XSS },
+      result: { [XSS]: XSS },
+    },
+    {
+      type: 'summary',
+      time: T(2),
+      outcome: 'breached',
+      reason: XSS,
+      startedAt: T(0),
+      endedAt: T(2),
+      durationMs: 2000,
+      checks: 1,
+      failures: 1,
+      skippedSlots: 0,
+      consecutiveFailures: 1,
+      maxConsecutiveFailures: 1,
+      latencyMs: { count: 1, sumMs: 3, p50: 3, p95: 3, p99: 3, max: 3 },
+      peakMemoryBytes: mib,
+      probes: [
+        {
+          probe: XSS,
+          checks: 1,
+          failures: 1,
+          latencyMs: null,
+          peakMemoryBytes: null,
+          lastMemoryBytes: null,
+          peakCpuPercent: null,
+        },
+      ],
+    },
+  ];
+}
+
+/** Lines of wrong shapes: markup in number and enum fields, lists that are not lists, values that are not lines. */
+function craftedBadLines(): unknown[] {
+  const good = craftedGoodLines() as Record<string, unknown>[];
+  const [start, check, breach, action, summary] = good as [
+    Record<string, unknown>,
+    Record<string, unknown>,
+    Record<string, unknown>,
+    Record<string, unknown>,
+    Record<string, unknown>,
+  ];
+  const probe = (check.probes as Record<string, unknown>[])[0]!;
+  return [
+    { type: 'check', probes: 5 },
+    { ...check, seq: XSS },
+    { ...check, consecutiveFailures: XSS },
+    { ...check, durationMs: XSS },
+    { ...check, verdict: XSS },
+    { ...check, time: XSS },
+    { ...check, probes: [{ ...probe, latencyMs: XSS }] },
+    { ...check, probes: [{ ...probe, status: XSS }] },
+    { ...check, probes: [{ ...probe, memoryBytes: XSS }] },
+    { ...check, probes: [null] },
+    { ...start, intervalMs: XSS },
+    { ...start, probes: [{ name: XSS, kind: 'http', timeoutMs: XSS }] },
+    { ...start, labels: { a: 5 } },
+    { ...breach, seq: XSS },
+    { ...action, ok: XSS },
+    { ...action, durationMs: XSS },
+    { ...summary, outcome: XSS },
+    { ...summary, checks: XSS },
+    { ...summary, failures: XSS },
+    { ...summary, latencyMs: { count: 1, sumMs: 3, p50: XSS, p95: 3, p99: 3, max: 3 } },
+    { ...summary, probes: [{ probe: 'x', checks: XSS, failures: XSS }] },
+    { ...summary, probes: 'none' },
+    { type: XSS },
+    { type: 'other' },
+    {},
+    [],
+    [{ type: 'check' }],
+    null,
+    5,
+    XSS,
+  ];
+}
+
+describe('renderHtmlReport of a crafted log', () => {
+  it('escapes every string field it shows and skips lines of a wrong shape, saying how many', () => {
+    const bad = craftedBadLines();
+    const html = renderHtmlReport([...craftedGoodLines(), ...bad] as never, { actionLabel: 'rollback' });
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).not.toMatch(/<script/i);
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).toContain(`${bad.length} log lines skipped`);
+    // the good lines are still shown: the breached outcome, the failed check, the summary's counts
+    expect(html).toContain('<span class="outcome breached">BREACHED</span>');
+    expect(html).toContain('<th>checks</th><td>1</td>');
+  });
+
+  it('a summary whose outcome or counts hold markup is skipped, not printed', () => {
+    const summary = (craftedGoodLines() as Record<string, unknown>[])[4]!;
+    for (const crafted of [
+      { ...summary, outcome: XSS },
+      { ...summary, checks: XSS, failures: XSS, skippedSlots: XSS },
+    ]) {
+      const html = renderHtmlReport([crafted] as never);
+      expect(html).not.toMatch(/<script/i);
+      expect(html).toContain('1 log line skipped');
+      expect(html).toContain('<span class="outcome incomplete">INCOMPLETE</span>');
+    }
+  });
+
+  it('only non-lines: renders an empty report that says all were skipped', () => {
+    const html = renderHtmlReport([null, [], 5, 'x', { type: 'check', probes: 5 }] as never);
+    expect(html).toContain('5 log lines skipped');
+    expect(html).toContain('no response times');
+  });
+
+  it('times years apart draw a short time axis, quickly', () => {
+    const good = craftedGoodLines() as Record<string, unknown>[];
+    const started = Date.now();
+    const html = renderHtmlReport([
+      { ...good[0], time: '1970-01-01T00:00:00Z' },
+      { ...good[1], time: '9999-12-31T23:59:59.999Z', durationMs: 1e12 },
+    ] as never);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((html.match(/text-anchor="middle" fill="#59636e"/g) ?? []).length).toBeLessThan(40);
+  });
+});

@@ -1,12 +1,12 @@
 import { formatDuration } from '@rel/core';
 import { clock, describeFailure, formatBytes } from './policy.js';
+import { checkLogLines } from './report-input.js';
 import { SummaryTracker } from './stats.js';
 import type {
   LatencyFigures,
   MonitorActionLine,
   MonitorBreachLine,
   MonitorCheckLine,
-  MonitorLogLine,
   MonitorStartLine,
   MonitorSummary,
   MonitorSummaryLine,
@@ -17,6 +17,11 @@ export interface HtmlReportOptions {
   title?: string;
   /** What the action is called on the chart and in the tables, e.g. `rollback`. Default `action`. */
   actionLabel?: string;
+  /**
+   * Lines already skipped while reading the log (`parseLogForReport`'s `skipped`: not JSON, or of a wrong shape);
+   * the report adds the lines of `lines` it skips itself and says how many in all.
+   */
+  skipped?: number;
 }
 
 /** Colours of the chart; the first latency colour is the first HTTP probe's. */
@@ -43,10 +48,15 @@ const MAX_FAILED_ROWS = 200;
  * memory over time, failed checks as red dots and bands, the breach and action as a labelled vertical line,
  * the summary and per-probe tables and the failed checks. Uses the last run in `lines` (from its last `start`
  * line); a log without a summary line (the run was killed) is summarised from its checks.
+ *
+ * The log is input, not trusted: each line is checked field by field (`checkLogLine`) and one of an unknown or
+ * wrong shape is skipped, the page saying how many were; every value that reaches the page is escaped.
  */
-export function renderHtmlReport(lines: readonly MonitorLogLine[], options: HtmlReportOptions = {}): string {
+export function renderHtmlReport(input: readonly unknown[], options: HtmlReportOptions = {}): string {
   const title = options.title ?? 'rel monitor report';
   const actionLabel = options.actionLabel ?? 'action';
+  const { lines, skipped: skippedHere } = checkLogLines(input);
+  const skipped = skippedHere + wholeCount(options.skipped);
   const lastStart = lines.map((line) => line.type).lastIndexOf('start');
   const run = lastStart === -1 ? lines : lines.slice(lastStart);
   const start = run.find((line): line is MonitorStartLine => line.type === 'start');
@@ -60,6 +70,7 @@ export function renderHtmlReport(lines: readonly MonitorLogLine[], options: Html
     `<h1>${esc(title)}</h1>`,
     outcomeBanner(summaryLine, summary, breach, action, actionLabel),
     start ? `<p class="meta">${esc(describeStart(start))}</p>` : '',
+    skipped > 0 ? `<p class="skipped">${esc(describeSkipped(skipped))}</p>` : '',
     renderChart(start, checks, breach, action, summary, actionLabel),
     '<h2>Summary</h2>',
     summaryTable(summary, summaryLine !== undefined),
@@ -82,6 +93,7 @@ h1 { font-size: 20px; margin: 0 0 6px; } h2 { font-size: 16px; margin: 22px 0 6p
 .outcome { display: inline-block; padding: 3px 10px; border-radius: 4px; font-weight: 600; margin: 0 0 4px; }
 .passed { background: #dafbe1; color: #116329; } .breached { background: #ffebe9; color: #a40e26; }
 .stopped, .incomplete { background: #fff8c5; color: #7d4e00; }
+.skipped { background: #fff8c5; color: #7d4e00; padding: 3px 10px; display: inline-block; border-radius: 4px; margin: 2px 0 8px; }
 .meta { color: #59636e; margin: 2px 0 8px; }
 table { border-collapse: collapse; margin: 4px 0; } th, td { border: 1px solid #d1d9e0; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -94,6 +106,12 @@ ${body}
 </body>
 </html>
 `;
+}
+
+/** `3 log lines skipped: ...`, shown under the title. */
+function describeSkipped(skipped: number): string {
+  const lines = skipped === 1 ? '1 log line' : `${skipped} log lines`;
+  return `${lines} skipped: not monitor log lines of a known shape (not JSON, an unknown type, or a field of the wrong type)`;
 }
 
 function summarizeChecks(start: MonitorStartLine | undefined, checks: readonly MonitorCheckLine[]): MonitorSummary {
@@ -120,7 +138,7 @@ function outcomeBanner(
   const outcome = summaryLine ? summary.outcome : 'incomplete';
   let text = summary.reason;
   if (breach && action) text += ` — ${actionLabel} ${action.ok ? 'done' : 'FAILED'} at ${clock(action.time)}`;
-  return `<p><span class="outcome ${outcome}">${esc(outcome.toUpperCase())}</span> ${esc(text)}</p>`;
+  return `<p><span class="outcome ${esc(outcome)}">${esc(outcome.toUpperCase())}</span> ${esc(text)}</p>`;
 }
 
 function describeStart(start: MonitorStartLine): string {
@@ -146,9 +164,14 @@ function renderChart(
   summary: MonitorSummary,
   actionLabel: string,
 ): string {
-  const times = checks.map((c) => Date.parse(c.time));
-  const t0 = Math.min(Date.parse(start?.time ?? summary.startedAt), ...times);
-  let t1 = Math.max(Date.parse(summary.endedAt), ...times, action ? Date.parse(action.time) : 0);
+  // Loops, not Math.min(...times): a long log must not overflow the call stack.
+  let t0 = Date.parse(start?.time ?? summary.startedAt);
+  let t1 = Math.max(Date.parse(summary.endedAt), action ? Date.parse(action.time) : 0);
+  for (const check of checks) {
+    const t = Date.parse(check.time);
+    if (t < t0) t0 = t;
+    if (t > t1) t1 = t;
+  }
   if (!(t1 > t0)) t1 = t0 + 1000;
   const x = (t: number) => LEFT + ((t - t0) / (t1 - t0)) * PLOT_WIDTH;
 
@@ -315,7 +338,8 @@ function emptyNote(top: number, height: number, text: string): string {
 function timeAxis(t0: number, t1: number, x: (t: number) => number, y: number): string {
   const span = (t1 - t0) / 1000;
   const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 43_200, 86_400];
-  const step = (steps.find((s) => span / s <= 8) ?? 86_400) * 1000;
+  // At most about 8 ticks: past the list, whole days (a log whose times are years apart gets few ticks, not millions).
+  const step = (steps.find((s) => span / s <= 8) ?? Math.ceil(span / 8 / 86_400) * 86_400) * 1000;
   const out: string[] = [];
   const showMs = step < 1000;
   for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
@@ -323,7 +347,7 @@ function timeAxis(t0: number, t1: number, x: (t: number) => number, y: number): 
     const label = showMs ? iso.slice(11, 23) : iso.slice(11, 19);
     out.push(
       `<line x1="${f(x(t))}" y1="${y}" x2="${f(x(t))}" y2="${y + 5}" stroke="#818b98"/>`,
-      `<text x="${f(x(t))}" y="${y + 18}" text-anchor="middle" fill="#59636e">${label}</text>`,
+      `<text x="${f(x(t))}" y="${y + 18}" text-anchor="middle" fill="#59636e">${esc(label)}</text>`,
     );
   }
   out.push(`<text x="${LEFT + PLOT_WIDTH}" y="${y + 34}" text-anchor="end" fill="#818b98">UTC</text>`);
@@ -360,8 +384,8 @@ function probeTable(summary: MonitorSummary, start: MonitorStartLine | undefined
     const cells = [
       esc(p.probe),
       esc(target),
-      `<td class="num">${p.checks}</td>`,
-      `<td class="num">${p.failures}</td>`,
+      `<td class="num">${num(p.checks)}</td>`,
+      `<td class="num">${num(p.failures)}</td>`,
       esc(latencyText(p.latencyMs)),
       esc(p.peakMemoryBytes === null ? '—' : formatBytes(p.peakMemoryBytes)),
       esc(p.lastMemoryBytes === null ? '—' : formatBytes(p.lastMemoryBytes)),
@@ -405,7 +429,7 @@ function failedTable(checks: readonly MonitorCheckLine[]): string {
       .filter((p) => p.verdict === 'fail')
       .map(describeFailure)
       .join(', ');
-    return `<tr><td class="num">${c.seq}</td><td>${esc(c.time)}</td><td class="num">${c.consecutiveFailures}</td><td>${esc(what)}</td></tr>`;
+    return `<tr><td class="num">${num(c.seq)}</td><td>${esc(c.time)}</td><td class="num">${num(c.consecutiveFailures)}</td><td>${esc(what)}</td></tr>`;
   });
   const more = failed.length > MAX_FAILED_ROWS ? `<p>… and ${failed.length - MAX_FAILED_ROWS} more.</p>` : '';
   return `<table><tr><th>check</th><th>time</th><th>in a row</th><th>failed</th></tr>${rows.join('')}</table>${more}`;
@@ -425,12 +449,23 @@ function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}\n…` : text;
 }
 
+/** A count given by a caller (`options.skipped`): a whole number >= 0, anything else 0. */
+function wholeCount(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0;
+}
+
+/** A coordinate for SVG: always a number (Math.round of anything is a number or NaN), so nothing to escape. */
 function f(value: number): string {
   return String(Math.round(value * 10) / 10);
 }
 
+/** A number from the log, for the page: escaped like text, in case a crafted line got a string past the checks. */
+function num(value: number): string {
+  return esc(String(value));
+}
+
 function esc(text: string): string {
-  return text
+  return String(text)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

@@ -9,8 +9,15 @@ export * from './config.js';
 export type { EnvironmentName, LiveView, TargetGuardOptions } from './environments.js';
 export { guardTarget, parseEnvironmentName, readLiveView, resolveEnvironment } from './environments.js';
 // the flows: one per seed script
-export type { DatabaseOptions } from './flows/database.js';
-export { backupDir, backupEnvironment, migrateEnvironment, restoreEnvironment } from './flows/database.js';
+export type { DatabaseOptions, RestoreSourceOptions } from './flows/database.js';
+export {
+  backupDir,
+  backupEnvironment,
+  checkRestoreSource,
+  migrateEnvironment,
+  restoreEnvironment,
+  trustedBackupDirs,
+} from './flows/database.js';
 export type { DeployOptions, DeployPlan, DeployResult } from './flows/deploy.js';
 export { deployBackend, deployFrontend, imagesOf, planDeploy, pullImages } from './flows/deploy.js';
 export type { MonitorLiveOptions, MonitorLiveResult } from './flows/monitor.js';

@@ -4,6 +4,7 @@ import {
   acquireReleaseLock,
   backupEnvironment,
   checkReplicateTargets,
+  checkRestoreSource,
   guardTarget,
   migrateEnvironment,
   parseEnvironmentName,
@@ -91,26 +92,37 @@ export const restoreCommand: CommandModule = {
   async run(context) {
     parseEnvironmentName(context.args[0]);
     const backup = context.args[1]!;
+    // Not --force: that one allows the live environment as the target; trusting an unrecorded file is another choice.
+    const allowUnverified = Boolean(context.options['force-unverified']);
     const connect = lazyDockerClient();
     const env = await targetArgument(context, connect, context.args[0], 'restore the database of');
+    const config = context.config();
     if (context.options.dryRun) {
-      context.reporter.result(
-        `dry run: rel db restore ${env} ${backup} would replace ${env}'s database with that backup`,
-      );
+      // The same check the restore makes: a dry run never claims it would restore a file the restore refuses.
+      const source = await checkRestoreSource({ config, env, backup, allowUnverified });
+      const what = source.verified
+        ? `${source.file} (a backup of ${source.verified.manifest.environment ?? 'an environment'}'s database ${source.verified.manifest.database} taken ${source.verified.manifest.createdAt}, sha256 ${source.verified.sha256.slice(0, 12)}… matches its manifest)`
+        : `${source.file}, unverified (--force-unverified): ${source.unverified}`;
+      context.reporter.result(`dry run: rel db restore ${env} ${backup} would replace ${env}'s database with ${what}`, {
+        env,
+        ...source,
+      });
       return EXIT.OK;
     }
     const docker = await connect();
     await using _lock = await lock(context, `db restore ${env}`);
     const result = await restoreEnvironment({
-      config: context.config(),
+      config,
       env,
       docker,
       backup,
+      allowUnverified,
       onEvent: context.reporter.sink,
       signal: context.signal,
     });
+    const how = result.unverified === undefined ? 'verified against its manifest' : `unverified: ${result.unverified}`;
     context.reporter.result(
-      `restored ${env}'s database from ${result.file} in ${formatDuration(result.durationMs)}`,
+      `restored ${env}'s database from ${result.file} in ${formatDuration(result.durationMs)} (${how})`,
       result,
     );
     return EXIT.OK;

@@ -19,6 +19,16 @@ export function monitorPolicy(base: MonitorConfig, options: CommandContext['opti
   if (interval !== undefined) policy.intervalMs = parseDuration(interval, '--interval');
   const timeout = text('timeout');
   if (timeout !== undefined) policy.timeoutMs = parseDuration(timeout, '--timeout');
+  if (policy.timeoutMs > policy.intervalMs) {
+    if (timeout !== undefined) {
+      throw new RelError(
+        'BAD_INPUT',
+        `invalid --timeout ${JSON.stringify(timeout)}: longer than the interval between checks (${formatDuration(policy.intervalMs)}); a check must end before the next one starts`,
+      );
+    }
+    // a shorter --interval than the configured timeout: each check gets the interval at most
+    policy.timeoutMs = policy.intervalMs;
+  }
   const threshold = text('threshold');
   if (threshold !== undefined) policy.threshold = parseWholeNumber(threshold, '--threshold', 1);
   const failures = text('failures');
@@ -69,6 +79,10 @@ function extraUrl(value: string | boolean | undefined): string | undefined {
       `invalid --url: ${url ? `${url.protocol} is not http or https` : 'not a URL'} (expected http(s)://host/path)`,
     );
   }
+  if (url.username || url.password) {
+    // the probes send no credentials: they would be dropped silently, and printed with every failed check
+    throw new RelError('BAD_INPUT', `invalid --url: it carries credentials (user:password@); probes send none`);
+  }
   return value;
 }
 
@@ -77,6 +91,12 @@ export const monitorCommand: CommandModule = {
     const durationMs = parseDuration(context.args[0]!, 'duration');
     const config = context.config();
     const policy = monitorPolicy(config.monitor, context.options);
+    if (policy.intervalMs > durationMs) {
+      throw new RelError(
+        'BAD_INPUT',
+        `the interval between checks (${formatDuration(policy.intervalMs)}) is longer than the watch (${formatDuration(durationMs)}): give a longer duration or a shorter --interval`,
+      );
+    }
     const url = extraUrl(context.options.url);
     const rollback = !context.options['no-rollback'];
     if (context.options.dryRun) {
@@ -149,8 +169,14 @@ export const monitorCommand: CommandModule = {
 export const reportCommand: CommandModule = {
   async run(context) {
     const output = typeof context.options.output === 'string' ? context.options.output : undefined;
-    const { reportPath, lines } = await writeMonitorReport(context.args[0]!, output === undefined ? {} : { output });
-    context.reporter.result(`report of ${lines} log lines: ${reportPath}`, { reportPath, lines });
+    const { reportPath, lines, skipped } = await writeMonitorReport(
+      context.args[0]!,
+      output === undefined ? {} : { output },
+    );
+    // Skipped lines (not JSON, an unknown type, a field of the wrong type) are said here as in the report itself.
+    const note =
+      skipped === 0 ? '' : ` (${skipped} skipped: not monitor log lines of a known shape; the report says so too)`;
+    context.reporter.result(`report of ${lines} log lines${note}: ${reportPath}`, { reportPath, lines, skipped });
     return EXIT.OK;
   },
 };

@@ -8,8 +8,8 @@ export interface Reporter {
   sink: (event: RelEvent) => void;
   /** A result line (the command's answer), printed whatever the mode. */
   result(text: string, data?: unknown): void;
-  /** The final error line. */
-  error(message: string, code: string, exitCode: number): void;
+  /** The final error line; `details` (every problem of a config, say) go with it in JSON mode. */
+  error(message: string, code: string, exitCode: number, details?: Record<string, unknown>): void;
   /** Stops live rendering (clears a progress line). */
   close(): void;
 }
@@ -51,8 +51,10 @@ export function createReporter(options: ReporterOptions): Reporter {
       sink: (event) => stdout.write(`${clean(JSON.stringify(event))}\n`),
       result: (text, data) =>
         stdout.write(`${clean(JSON.stringify({ type: 'result', message: text, at: Date.now(), data }))}\n`),
-      error: (message, code, exitCode) =>
-        stdout.write(`${clean(JSON.stringify({ type: 'error', code, message, exitCode, at: Date.now() }))}\n`),
+      error: (message, code, exitCode, details) =>
+        stdout.write(
+          `${clean(JSON.stringify({ type: 'error', code, message, exitCode, ...(details ? { details } : {}), at: Date.now() }))}\n`,
+        ),
       close: () => {},
     };
   }

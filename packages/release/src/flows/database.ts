@@ -1,8 +1,8 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { type Environment, type EventSink, log, RelError, runStep } from '@rel/core';
+import { ENVIRONMENTS, type Environment, type EventSink, log, RelError, runStep } from '@rel/core';
 import type {
   BackupResult,
   DatabaseExec,
@@ -10,6 +10,7 @@ import type {
   MigrationPlan,
   MigrationSource,
   RestoreResult,
+  VerifiedBackup,
 } from '@rel/db-migrate';
 import {
   type ContainerInfo,
@@ -43,6 +44,14 @@ export interface DatabaseOptions {
 /** Backups of an environment live in `<stateDir>/backups/<env>`. */
 export function backupDir(config: RelConfig, env: Environment): string {
   return join(config.stateDir, 'backups', env);
+}
+
+/**
+ * The directories whose backup manifests a restore trusts: both environments' (a backup of blue may be restored
+ * into green). A file elsewhere is restored only when one of these manifests records its content.
+ */
+export function trustedBackupDirs(config: RelConfig): string[] {
+  return ENVIRONMENTS.map((env) => backupDir(config, env));
 }
 
 async function running(options: DatabaseOptions, role: 'db' | 'api'): Promise<ContainerInfo> {
@@ -210,6 +219,7 @@ export async function migrateEnvironment(
         user: config.database.user,
         dir: backupDir(config, env),
         keep: config.database.keepBackups,
+        environment: env,
       },
       restore: async (backup) => {
         await restoreDatabase({
@@ -256,34 +266,102 @@ export async function backupEnvironment(options: DatabaseOptions): Promise<Backu
     user: config.database.user,
     dir: backupDir(config, env),
     keep: config.database.keepBackups,
+    environment: env,
     onEvent,
     ...(signal ? { signal } : {}),
   });
 }
 
-/** Restores `backup`: a file path, or the name of a file in the environment's backup directory, or `latest`. */
-export async function restoreEnvironment(options: DatabaseOptions & { backup: string }): Promise<RestoreResult> {
-  const { config, env, docker, onEvent: sink, signal } = options;
-  const db = await running(options, 'db');
-  const { listBackups, restoreDatabase } = await dbMigrate();
+export interface RestoreSourceOptions {
+  config: RelConfig;
+  env: Environment;
+  /** A file path, the name of a file in the environment's backup directory, or `latest`. */
+  backup: string;
+  /**
+   * Restore a file no backup manifest vouches for (`rel db restore --force-unverified`): a dump from elsewhere, a
+   * backup taken before manifests. Separate from `--force` (which allows the live environment as the target): one
+   * must never imply the other.
+   */
+  allowUnverified?: boolean;
+}
+
+/** The file `backup` names: a path as given, a file name in the environment's backup directory, or `latest`. */
+async function resolveBackupFile(config: RelConfig, env: Environment, backup: string): Promise<string> {
   const dir = backupDir(config, env);
-  let file = options.backup;
-  if (file === 'latest') {
+  if (backup === 'latest') {
+    const { listBackups } = await dbMigrate();
     const backups = await listBackups(dir, config.database.name);
     if (backups.length === 0) throw new RelError('NOT_FOUND', `no backups of ${env} in ${dir}`);
-    file = backups.at(-1)!;
-  } else if (!file.includes('/')) {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    if (!names.includes(file)) throw new RelError('NOT_FOUND', `backup ${file} not found in ${dir}`);
-    file = join(dir, file);
+    return backups.at(-1)!;
   }
+  if (backup.includes('/')) return backup;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  if (!names.includes(backup)) throw new RelError('NOT_FOUND', `backup ${backup} not found in ${dir}`);
+  return join(dir, backup);
+}
+
+/** A refusal the override lifts says how: `--force-unverified` (never named for a missing file or a directory). */
+function withOverrideHint(error: unknown): unknown {
+  const reason = error instanceof RelError ? error.details?.reason : undefined;
+  if (error instanceof RelError && error.code === 'BAD_INPUT' && typeof reason === 'string') {
+    return new RelError(
+      'BAD_INPUT',
+      `${error.message}; --force-unverified restores it all the same (only if you trust it)`,
+      { cause: error, ...(error.details ? { details: error.details } : {}) },
+    );
+  }
+  return error;
+}
+
+/**
+ * What a restore would read, checked as the restore checks it but touching no database (`rel db restore
+ * --dry-run`): the file must be a backup rel recorded in a manifest of `trustedBackupDirs` (sha256 and size),
+ * else BAD_INPUT naming the file and why, unless `allowUnverified` (then `unverified` says why not).
+ */
+export async function checkRestoreSource(
+  options: RestoreSourceOptions,
+): Promise<{ file: string; verified?: VerifiedBackup; unverified?: string }> {
+  const { config, env } = options;
+  const file = await resolveBackupFile(config, env, options.backup);
+  const { verifyBackup } = await dbMigrate();
+  try {
+    const verified = await verifyBackup({
+      file,
+      database: config.database.name,
+      backupDirs: trustedBackupDirs(config),
+    });
+    return { file: verified.file, verified };
+  } catch (error) {
+    const reason = error instanceof RelError ? error.details?.reason : undefined;
+    if (options.allowUnverified && typeof reason === 'string') return { file: resolve(file), unverified: reason };
+    throw withOverrideHint(error);
+  }
+}
+
+/**
+ * Restores `backup` (a file path, the name of a file in the environment's backup directory, or `latest`) into the
+ * environment's database. The file must be a backup rel recorded (a manifest in `trustedBackupDirs` records its
+ * sha256 and size): anything else is refused before the database is touched, unless `allowUnverified`.
+ */
+export async function restoreEnvironment(
+  options: DatabaseOptions & Omit<RestoreSourceOptions, 'config' | 'env'>,
+): Promise<RestoreResult> {
+  const { config, env, docker, onEvent: sink, signal } = options;
+  const file = await resolveBackupFile(config, env, options.backup);
+  const db = await running(options, 'db');
+  const { restoreDatabase } = await dbMigrate();
   log(sink, 'info', `restoring ${env}'s database ${config.database.name} from ${file}`);
   return restoreDatabase({
     exec: databaseExec(docker, db.id),
     file,
     database: config.database.name,
     user: config.database.user,
+    // restoreDatabase checks the file against these manifests before anything is dropped
+    backupDirs: trustedBackupDirs(config),
+    allowUnverified: options.allowUnverified === true,
     onEvent: sink,
     ...(signal ? { signal } : {}),
+  }).catch((error: unknown) => {
+    throw withOverrideHint(error);
   });
 }

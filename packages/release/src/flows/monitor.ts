@@ -7,7 +7,7 @@ import {
   type MonitorResult,
   type PolicyOptions,
   type Probe,
-  readMonitorLog,
+  readLogForReport,
   renderHtmlReport,
   resourceProbe,
   runMonitor,
@@ -241,14 +241,20 @@ async function announceBreach(
   );
 }
 
-/** The HTML report of a log, written beside it (`.jsonl` -> `.html`) or to `output`. */
+/**
+ * The HTML report of a log, written beside it (`.jsonl` -> `.html`) or to `output`. The log is not trusted: lines
+ * that are not monitor log lines of a known shape are skipped, counted in `skipped`, and the report says so.
+ */
 export async function writeMonitorReport(
   logPath: string,
   options: { output?: string; title?: string } = {},
-): Promise<{ reportPath: string; lines: number }> {
-  const lines = await readMonitorLog(logPath);
+): Promise<{ reportPath: string; lines: number; skipped: number }> {
+  const { lines, skipped } = await readLogForReport(logPath);
   const reportPath =
     options.output ?? (logPath.endsWith('.jsonl') ? logPath.replace(/\.jsonl$/, '.html') : `${logPath}.html`);
-  await writeFile(reportPath, renderHtmlReport(lines, options.title === undefined ? {} : { title: options.title }));
-  return { reportPath, lines: lines.length };
+  await writeFile(
+    reportPath,
+    renderHtmlReport(lines, { skipped, ...(options.title === undefined ? {} : { title: options.title }) }),
+  );
+  return { reportPath, lines: lines.length, skipped };
 }
