@@ -120,6 +120,23 @@ describe('rel (in process)', () => {
 describe('rel (the built binary)', () => {
   const exec = promisify(execFile);
 
+  it.each([
+    [['db', 'replicate', 'green', 'green'], /^rel: cannot replicate green into itself/],
+    [['db', 'replicate', 'idle', 'idle'], /^rel: cannot replicate idle into itself/],
+    [['db', 'restore', 'green', '/nonexistent/app.dump'], /^rel: backup \/nonexistent\/app\.dump does not exist$/],
+    [['db', 'restore', 'blue', '/etc/hostname'], /^rel: refusing to restore \/etc\/hostname: /],
+  ])('bad input %j is said before the engine is asked (none answers here): exit 2', async (args, pattern) => {
+    const failed = await exec(process.execPath, [bin, ...args, '--config', config], {
+      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failed.code).toBe(EXIT.BAD_INPUT);
+    expect(failed.stderr.trim()).toMatch(pattern);
+    expect(failed.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('--help and --version load no Docker, database or HTTP client', async () => {
     for (const flag of ['--help', '--version']) {
       const { stdout } = await exec(process.execPath, ['--import', forbid, bin, flag]);

@@ -257,7 +257,7 @@ export async function verifyBackup(options: {
   checkName(database, 'database name');
   const file = resolve(options.file);
   const info = await stat(file).catch(() => undefined);
-  if (!info) throw new RelError('NOT_FOUND', `backup ${file} does not exist`, { details: { file } });
+  if (!info) throw new RelError('BAD_INPUT', `backup ${file} does not exist`, { details: { file } });
   if (!info.isFile()) notAFile(file);
   const dirs = (options.backupDirs ?? [dirname(file)]).map((dir) => resolve(dir));
   const records = await readManifests(dirs);
@@ -316,7 +316,7 @@ interface RestoreCheck {
 
 async function checkBeforeRestore(options: RestoreDatabaseOptions, file: string): Promise<RestoreCheck> {
   const info = await stat(file).catch(() => undefined);
-  if (!info) throw new RelError('NOT_FOUND', `backup ${file} does not exist`, { details: { file } });
+  if (!info) throw new RelError('BAD_INPUT', `backup ${file} does not exist`, { details: { file } });
   // Never a directory or a device, whatever the caller allows.
   if (!info.isFile()) notAFile(file);
   // 1. The caller knows the exact backup (migrateDatabase restoring the one it just took): its sha256 decides.

@@ -23,7 +23,7 @@ export { deployBackend, deployFrontend, imagesOf, planDeploy, pullImages } from 
 export type { MonitorLiveOptions, MonitorLiveResult } from './flows/monitor.js';
 export { monitorLive, policyOptions, writeMonitorReport } from './flows/monitor.js';
 export type { ReplicateEnvironmentOptions, ReplicatePlan } from './flows/replicate.js';
-export { checkReplicateTargets, planReplicate, replicateEnvironment } from './flows/replicate.js';
+export { checkReplicatePair, checkReplicateTargets, planReplicate, replicateEnvironment } from './flows/replicate.js';
 export type { EnvironmentStatus } from './flows/status.js';
 export { formatLive, formatStatus, readStatus } from './flows/status.js';
 export type { RollbackResult, SwitchOptions } from './flows/switch.js';

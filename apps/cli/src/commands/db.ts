@@ -3,6 +3,7 @@ import type { MigrateResult, MigrationPlan } from '@rel/db-migrate';
 import {
   acquireReleaseLock,
   backupEnvironment,
+  checkReplicatePair,
   checkReplicateTargets,
   checkRestoreSource,
   guardTarget,
@@ -90,10 +91,14 @@ export const backupCommand: CommandModule = {
 
 export const restoreCommand: CommandModule = {
   async run(context) {
-    parseEnvironmentName(context.args[0]);
+    const named = parseEnvironmentName(context.args[0]);
     const backup = context.args[1]!;
     // Not --force: that one allows the live environment as the target; trusting an unrecorded file is another choice.
     const allowUnverified = Boolean(context.options['force-unverified']);
+    if (named === 'blue' || named === 'green') {
+      // a backup that is missing or not one rel knows is bad input: said before the engine is asked anything
+      await checkRestoreSource({ config: context.config(), env: named, backup, allowUnverified });
+    }
     const connect = lazyDockerClient();
     const env = await targetArgument(context, connect, context.args[0], 'restore the database of');
     const config = context.config();
@@ -131,8 +136,10 @@ export const restoreCommand: CommandModule = {
 
 export const replicateCommand: CommandModule = {
   async run(context) {
-    parseEnvironmentName(context.args[0], 'source environment');
-    parseEnvironmentName(context.args[1], 'target environment');
+    const source = parseEnvironmentName(context.args[0], 'source environment');
+    const target = parseEnvironmentName(context.args[1], 'target environment');
+    // the same environment twice is bad input, said before the engine is asked anything
+    checkReplicatePair(source, target);
     const parallel =
       typeof context.options.parallel === 'string'
         ? parseWholeNumber(context.options.parallel, '--parallel', 1, 32)

@@ -38,18 +38,23 @@ export interface ReplicatePlan {
  * Refuses what must never run: the same environment twice, and (without `force`) a copy into the live
  * environment, whose users would see their data replaced under them. Returns the live environment.
  */
-export async function checkReplicateTargets(
-  config: RelConfig,
-  from: Environment,
-  to: Environment,
-  force: boolean,
-): Promise<Environment | undefined> {
+/** BAD_INPUT when the source and the target are one environment. */
+export function checkReplicatePair(from: Environment | string, to: Environment | string): void {
   if (from === to) {
     throw new RelError(
       'BAD_INPUT',
       `cannot replicate ${from} into itself: name the source and then the other environment (rel db replicate blue green)`,
     );
   }
+}
+
+export async function checkReplicateTargets(
+  config: RelConfig,
+  from: Environment,
+  to: Environment,
+  force: boolean,
+): Promise<Environment | undefined> {
+  checkReplicatePair(from, to);
   const live = (await readLive(config))?.live;
   if (live === to && !force) {
     throw new RelError(
