@@ -6,6 +6,8 @@ export {
   restoreDatabase,
   verifyBackup,
 } from './backup.js';
+export type { BundleInvocation, BundleInvocationOptions } from './bundle.js';
+export { BUNDLE_PASSFILE, bundleInvocation } from './bundle.js';
 export type { ConnectOptions } from './connection.js';
 export { defaultApplicationName } from './connection.js';
 export { CHECKSUM_TABLE, HISTORY_TABLE } from './history.js';

@@ -27,9 +27,9 @@ export interface ExecOptions {
 export type DatabaseExec = (argv: string[], options?: ExecOptions) => Promise<ExecResult>;
 
 /**
- * Runs the migration bundle: `efbundle --connection <cs> [--verbose]`, where the caller supplies the
- * connection string (the library never sees or prints it). The CLI runs it in a one-off container of
- * the API image on the environment's network.
+ * Runs the migration bundle: `efbundle --connection <cs> [--verbose]`. `bundleInvocation` builds its arguments
+ * with no password in them (the password goes in a PGPASSFILE); rel runs it with `runOneOffContainer` (@rel/docker)
+ * in a container of the API image on the environment's network.
  */
 export type RunBundle = (options: { verbose: boolean; signal?: AbortSignal }) => Promise<ExecResult>;
 

@@ -39,7 +39,7 @@ export async function runContainer(
       }
       let container: Dockerode.Container;
       try {
-        container = await client.docker.createContainer(createOptions(spec));
+        container = await client.docker.createContainer(createRequest(createOptions(spec)));
       } catch (error) {
         throw createError(client, spec, error);
       }
@@ -86,7 +86,19 @@ export function publishedPorts(info: Dockerode.ContainerInspectInfo): PortBindin
   return ports.sort((a, b) => a.container - b.container);
 }
 
-function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
+/**
+ * The options of `createContainer`, split for the engine's request. docker-modem (dockerode's transport) puts
+ * options into the URL's query string as well as into the body unless they come as `_query` and `_body`:
+ * every env value (passwords) would travel in the URL of `POST /containers/create`, where dockerd's debug log
+ * and socket proxies record it. The query carries the name only; the rest goes in the body.
+ */
+export function createRequest(options: Dockerode.ContainerCreateOptions): Dockerode.ContainerCreateOptions {
+  const { name, ...body } = options;
+  const request = { _query: { name }, _body: body };
+  return request as Dockerode.ContainerCreateOptions;
+}
+
+export function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
   const ports = spec.ports ?? [];
   const hostConfig: Dockerode.HostConfig = {
     PortBindings: Object.fromEntries(
@@ -126,7 +138,7 @@ function createOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
   return options;
 }
 
-function createError(client: DockerClient, spec: ContainerSpec, error: unknown): RelError {
+export function createError(client: DockerClient, spec: ContainerSpec, error: unknown): RelError {
   const status = statusOf(error);
   const message = engineMessage(error);
   if (status === 404 && /no such image/i.test(message)) {
@@ -147,7 +159,7 @@ function createError(client: DockerClient, spec: ContainerSpec, error: unknown):
   return engineError(client, error, `creating container ${spec.name}`);
 }
 
-function validateSpec(spec: ContainerSpec): void {
+export function validateSpec(spec: ContainerSpec): void {
   const bad = (message: string) => new RelError('BAD_INPUT', message);
   if (typeof spec.name !== 'string' || !CONTAINER_NAME.test(spec.name)) {
     throw bad(`invalid container name ${JSON.stringify(spec.name)}: expected letters, digits, '_', '.', '-'`);

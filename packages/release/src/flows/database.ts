@@ -20,9 +20,7 @@ import {
   execInContainerStream,
   findContainers,
   inspectContainer,
-  removeContainers,
-  runContainer,
-  tailLogs,
+  runOneOffContainer,
 } from '@rel/docker';
 import type { RelConfig } from '../config/schema.js';
 import { resourceNames } from './names.js';
@@ -154,35 +152,43 @@ async function migrationSource(
   }
 }
 
-/** Runs `<bundle> --connection <cs>` in a one-off container of the API's image on the environment's network. */
+/**
+ * Runs the bundle in a one-off container of the API's image on the environment's network. Its command line
+ * (`--connection`) holds no password: the password reaches it in a file (PGPASSFILE) written into the container
+ * before it starts. The engine removes the container when it ends (AutoRemove); a leftover of a killed run is
+ * removed by its labels first.
+ */
 function bundleRunner(options: DatabaseOptions, api: ContainerInfo) {
   const { config, env, docker } = options;
-  return async ({ verbose }: { verbose: boolean }) => {
+  return async ({ verbose, signal }: { verbose: boolean; signal?: AbortSignal }) => {
+    const { bundleInvocation } = await dbMigrate();
     const names = resourceNames(config, env);
-    const name = `${names.container('api')}-migrate`;
-    const stale = await findContainers(docker, { project: config.project, environment: env, role: 'migrate' });
-    if (stale.length > 0) await removeContainers(docker, stale);
     const { database } = config;
-    // the connection string goes to the bundle as an argument inside the container, never to our output
-    const cs = `Host=${names.dbHost};Port=${database.port};Database=${database.name};Username=${database.user};Password=${database.password}`;
-    const { id } = await runContainer(docker, {
-      name,
-      image: api.image,
-      entrypoint: [config.database.migrations.path],
-      cmd: ['--connection', cs, ...(verbose ? ['--verbose'] : [])],
-      labels: {
-        ...config.labels,
-        ...environmentLabels({ project: config.project, environment: env, role: 'migrate', version: api.version }),
-      },
-      network: { name: names.network },
+    const bundle = bundleInvocation({
+      host: names.dbHost,
+      port: database.port,
+      database: database.name,
+      username: database.user,
+      password: database.password,
+      verbose,
     });
-    try {
-      const { StatusCode } = (await docker.docker.getContainer(id).wait()) as { StatusCode: number };
-      const lines = await tailLogs(docker, id, 500);
-      return { exitCode: StatusCode, stdout: lines.join('\n'), stderr: '' };
-    } finally {
-      await removeContainers(docker, [id]).catch(() => undefined);
-    }
+    const migrateLabels = environmentLabels({ project: config.project, environment: env, role: 'migrate' });
+    return runOneOffContainer(
+      docker,
+      {
+        name: `${names.container('api')}-migrate`,
+        image: api.image,
+        entrypoint: [config.database.migrations.path],
+        cmd: bundle.args,
+        env: bundle.env,
+        labels: {
+          ...config.labels,
+          ...environmentLabels({ project: config.project, environment: env, role: 'migrate', version: api.version }),
+        },
+        network: { name: names.network },
+      },
+      { files: bundle.files, leftoverLabels: migrateLabels, ...(signal ? { signal } : {}) },
+    );
   };
 }
 
