@@ -47,9 +47,9 @@ describe('readDockerConfigAuth', () => {
     });
   });
 
-  it('returns undefined without a file, an entry, or with a credential helper', async () => {
+  it('returns undefined without a file or an entry (credential helpers: auth-helpers.test.ts)', async () => {
     expect(await readDockerConfigAuth('127.0.0.1:5000', { configDir: dir })).toBeUndefined();
-    await write({ auths: { 'ghcr.io': {} }, credsStore: 'desktop' });
+    await write({ auths: { 'ghcr.io': {} } });
     expect(await readDockerConfigAuth('127.0.0.1:5000', { configDir: dir })).toBeUndefined();
     expect(await readDockerConfigAuth('ghcr.io', { configDir: dir })).toBeUndefined();
   });
