@@ -107,7 +107,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
     const until = parseStep(values.until);
     const context: ReleaseContext = {
       config,
-      docker: await dockerClient(),
+      docker: await dockerClient(controller.signal),
       onEvent: log.sink,
       signal: controller.signal,
       ci,
@@ -203,8 +203,9 @@ async function reportOn(config: RelConfig, buildTag: string, reportDir: string, 
   }
 }
 
-async function dockerClient(): Promise<DockerClient> {
-  const client = connectDocker();
+/** The engine of DOCKER_HOST, checked to answer; a signal (the build aborted) interrupts its calls in flight. */
+async function dockerClient(signal: AbortSignal): Promise<DockerClient> {
+  const client = connectDocker({ signal });
   await pingDocker(client);
   return client;
 }
