@@ -127,7 +127,7 @@ describe('backupDatabase / restoreDatabase', () => {
       database: 'shop',
       user: 'app',
     }).catch((e) => e);
-    expect(missing).toMatchObject({ code: 'NOT_FOUND' });
+    expect(missing).toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/none\.dump does not exist$/) });
     expect(await db.snapshot('shop')).toEqual(before);
   });
 
@@ -249,7 +249,7 @@ describe('backup manifests: restore takes only a backup it knows', () => {
       `refusing to restore /etc/hostname: no backup manifest in ${known} records it (not a backup rel wrote)`,
     );
     expect((await refused({ file: '/etc' })).message).toBe('refusing to restore /etc: it is not a regular file');
-    expect((await refused({ file: join(known, 'none.dump') })).code).toBe('NOT_FOUND');
+    expect((await refused({ file: join(known, 'none.dump') })).code).toBe('BAD_INPUT');
 
     const loose = join(other, 'vault-loose.dump');
     await unrecordedDump(loose);

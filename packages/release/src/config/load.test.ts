@@ -83,6 +83,11 @@ describe('config', () => {
     ['stateDir:', 'statedir:', /statedir: unknown key/],
     ['timeout: 10s }', 'timeout: 10s, settle: -1s }', /nginx\.verify\.settle: "-1s" is not a duration/],
     ['timeout: 10s }', 'timeout: 10s, settle: soon }', /nginx\.verify\.settle: "soon" is not a duration/],
+    [
+      'publicUrl: http://127.0.0.1:8088',
+      'publicUrl: http://ops:hunter2@127.0.0.1:8088',
+      /nginx\.publicUrl: carries user:password@ \(the probes send no credentials; drop them\)$/,
+    ],
   ])('rejects %s -> %s naming the key', (from, to, pattern) => {
     expect(configError(example.replace(from, to)).message).toMatch(pattern);
   });

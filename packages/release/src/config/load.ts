@@ -307,10 +307,15 @@ class Reader {
       }
       reload = { kind: 'docker', container };
     }
+    const credentials = typeof section.publicUrl === 'string' && /^[a-z]+:\/\/[^/]*@/i.test(section.publicUrl);
+    if (credentials) {
+      // not shown: the part before @ is a password
+      this.errors.push('nginx.publicUrl: carries user:password@ (the probes send no credentials; drop them)');
+    }
     const publicUrl = this.matching(
-      section.publicUrl,
+      credentials ? 'http://invalid' : section.publicUrl,
       'nginx.publicUrl',
-      /^https?:\/\/[^\s/]+(\/\S*)?$/,
+      /^https?:\/\/[^\s/@]+(\/\S*)?$/,
       'an http(s) URL',
     );
     const verify = section.verify === undefined ? {} : (this.object(section.verify, 'nginx.verify') ?? {});
