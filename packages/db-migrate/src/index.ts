@@ -12,7 +12,7 @@ export type { ConnectOptions } from './connection.js';
 export { defaultApplicationName } from './connection.js';
 export { CHECKSUM_TABLE, HISTORY_TABLE } from './history.js';
 export { lintMigrations } from './lint.js';
-export type { LockHolder, MigrationLockOptions } from './lock.js';
+export type { LockHolder as MigrationLockHolder, MigrationLockOptions } from './lock.js';
 export { acquireMigrationLock, findMigrationLockHolder, MIGRATION_LOCK_KEY } from './lock.js';
 export type { MigrateDatabaseOptions, PlanMigrationsOptions } from './migrate.js';
 export { migrateDatabase, planMigrations } from './migrate.js';
@@ -26,8 +26,8 @@ export type {
   BackupResult,
   DatabaseConnection,
   DatabaseExec,
-  ExecOptions,
-  ExecResult,
+  ExecOptions as DatabaseExecOptions,
+  ExecResult as DatabaseExecResult,
   MigrateResult,
   Migration,
   MigrationPlan,

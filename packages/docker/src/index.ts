@@ -6,7 +6,7 @@ export type { FindContainersQuery, RemoveContainersOptions } from './containers.
 export { findContainers, removeContainers, startContainer, stopContainer } from './containers.js';
 export type { DockerDeadlines } from './deadlines.js';
 export { DEFAULT_DEADLINES } from './deadlines.js';
-export type { ExecOptions, ExecStreamOptions } from './exec.js';
+export type { ExecOptions as ContainerExecOptions, ExecStreamOptions } from './exec.js';
 export { execInContainer, execInContainerStream } from './exec.js';
 export { formatImageRef, parseImageRef, registryOfImage, validateTag } from './image-ref.js';
 export { environmentLabels, LABELS } from './labels.js';
@@ -26,7 +26,7 @@ export type {
   ContainerStats,
   DockerClient,
   EnvironmentLabelValues,
-  ExecResult,
+  ExecResult as ContainerExecResult,
   ImageRef,
   PortBinding,
   RegistryAuth,

@@ -1,6 +1,5 @@
-export { appendAuditEvent } from './audit.js';
 export type { CreateBackupOptions, RestoreBackupOptions } from './backup.js';
-export { createBackup, listBackups, restoreBackup } from './backup.js';
+export { createBackup, listBackups as listConfigBackups, restoreBackup } from './backup.js';
 export type { ConfigLiveOptions, RouteConfigOptions, RoutedConfig } from './config-edit.js';
 export { DEFAULT_ENVIRONMENT_HEADER, liveEnvironmentOfConfig, routeConfig } from './config-edit.js';
 export type { LintReloadSafetyOptions } from './lint.js';
@@ -12,14 +11,13 @@ export {
   checkSocketListening,
   detectMethod,
   LIVE_LINK,
-  pointLiveLink,
   prepareSocketDir,
   readLiveLink,
   renderSocketRoutingConfig,
   socketPath,
   socketRoutingOfConfig,
 } from './socket-route.js';
-export { readState, writeState } from './state.js';
+export { readState } from './state.js';
 export type { LiveEnvironment, Routing, RoutingOptions } from './status.js';
 export { readLiveEnvironment, readRouting } from './status.js';
 export type { SwitchResult, SwitchTrafficOptions, TargetCheck } from './switch.js';

@@ -6,17 +6,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Environment, RelError, type RelEvent } from '@rel/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { listBackups } from './backup.js';
 import {
   type AuditEvent,
   lintReloadSafety,
-  listBackups,
   readLiveEnvironment,
   readLiveLink,
   type SwitchTrafficOptions,
   switchTraffic,
   testNginxConfig,
-  writeState,
 } from './index.js';
+import { writeState } from './state.js';
 import {
   type Backend,
   type SwitchFixture,

@@ -2,9 +2,9 @@ export { localExec } from './exec.js';
 export { replicateDatabase } from './replicate.js';
 export type {
   ConnectionSettings,
-  DatabaseExec,
-  ExecOptions,
-  ExecResult,
+  DatabaseExec as PgToolExec,
+  ExecOptions as PgToolExecOptions,
+  ExecResult as PgToolExecResult,
   ReplicateOptions,
   ReplicateResult,
   ReplicationMethod,
