@@ -73,7 +73,7 @@ export const COMMANDS: CommandSpec[] = [
     path: ['release', 'resume'],
     args: [],
     optional: ['id'],
-    summary: 'continue the interrupted release from its first unfinished step',
+    summary: 'continue the interrupted or held release from its first unfinished step',
     load: () => import('./commands/release.js').then((m) => m.resumeCommand),
   },
   {
@@ -87,7 +87,7 @@ export const COMMANDS: CommandSpec[] = [
     path: ['release', 'abort'],
     args: [],
     optional: ['id'],
-    summary: 'end the paused or interrupted release; live traffic is not touched',
+    summary: 'end the paused, held or interrupted release; live traffic is not touched',
     options: { reason: { type: 'string', description: 'why, for the journal and the notifications' } },
     load: () => import('./commands/release.js').then((m) => m.abortCommand),
   },

@@ -245,7 +245,7 @@ function refuse(file: string, why: string): never {
  * the file's own directory) records the file's sha256 and size. The file's own manifest, when it sits in one of
  * those directories, is the one that counts (a mismatch there means the dump changed after it was written);
  * a file elsewhere (a copy) is accepted when any trusted manifest records its content. The file is read only when
- * some manifest records its size. Throws NOT_FOUND for a missing file and BAD_INPUT, naming the file and why, for
+ * some manifest records its size. Throws BAD_INPUT for a missing file, and BAD_INPUT naming the file and why for
  * anything else; the message never shows the file's content or its hash.
  */
 export async function verifyBackup(options: {
