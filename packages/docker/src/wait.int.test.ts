@@ -64,6 +64,15 @@ describe('each wait strategy against a real container', () => {
     const { id } = await start();
     await waitForReady(client, id, Wait.forHttp('/health', { port: 8080, bodyIncludes: 'ok' }).withTimeout(10_000));
     await waitForReady(client, id, Wait.forHttp('/missing', { port: 8080, status: 404 }).withTimeout(10_000));
+    // and either one wrong is not ready: the wait ends in TIMEOUT saying why
+    const body = await caught(
+      waitForReady(client, id, Wait.forHttp('/health', { port: 8080, bodyIncludes: 'not there' }).withTimeout(600)),
+    );
+    expect(body.code).toBe('TIMEOUT');
+    expect(body.message).toMatch(/the body from http:\/\/127\.0\.0\.1:\d+\/health does not contain "not there"/);
+    const status = await caught(waitForReady(client, id, Wait.forHttp('/missing', { port: 8080 }).withTimeout(600)));
+    expect(status.code).toBe('TIMEOUT');
+    expect(status.message).toMatch(/HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/missing/);
   });
 
   it('forListeningPort is not fooled by docker-proxy accepting before the app listens', async () => {
@@ -125,6 +134,13 @@ describe('each wait strategy against a real container', () => {
         Wait.forHealthCheck(),
       ]).withTimeout(20_000),
     );
+    // every part, not any: one part never ready keeps the whole wait from ending, and the timeout names it
+    const error = await caught(
+      waitForReady(client, id, Wait.forAll([Wait.forLogMessage('two'), Wait.forLogMessage('three')]).withTimeout(800)),
+    );
+    expect(error.code).toBe('TIMEOUT');
+    expect(error.message).toMatch(/log message "three"/);
+    expect(error.message).not.toMatch(/log message "two" 1 times?: not yet/);
   });
 
   it('the sandbox PostgreSQL image: pg_isready and its own health check', async () => {
