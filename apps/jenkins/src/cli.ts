@@ -6,15 +6,14 @@ import {
   abortRelease,
   type CiBuild,
   ciBuildFromEnvironment,
-  describeOpenRelease,
   describePlan,
-  findOpenRelease,
   listRecords,
   planRelease,
   promoteRelease,
   type ReleaseContext,
   type ReleaseOutcome,
   type ReleaseRecord,
+  refuseOpenRelease,
   resumeRelease,
   startRelease,
 } from '@rel/release';
@@ -81,6 +80,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   process.once('SIGTERM', onSignal);
   let config: RelConfig | undefined;
   let ci: CiBuild | undefined;
+  let outcome: ReleaseOutcome | undefined;
   try {
     const values = parseOptions(argv);
     command = values.command;
@@ -113,7 +113,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       ci,
       ...(until ? { until } : {}),
     };
-    const outcome = await run(command, context, values, log);
+    outcome = await run(command, context, values, log);
     if (!outcome) return EXIT.OK;
     log.line(outcome.message);
     // stopping where the stage asked is this stage's success: held after it, or awaiting the approval it asked for
@@ -127,7 +127,8 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (config && ci?.buildTag) await reportOn(config, ci.buildTag, reportDir, log);
+    // the record as the run left it; after an error (or a command without one), as the journal has it
+    if (config && ci?.buildTag) await reportOn(outcome?.record, config, ci.buildTag, reportDir, log);
   }
 }
 
@@ -142,8 +143,7 @@ async function run(
   switch (command) {
     case 'check': {
       const request = releaseRequestOf(values);
-      const open = await findOpenRelease(config.stateDir);
-      if (open) throw new RelError('LOCKED', `another release is open: ${describeOpenRelease(open)}`);
+      await refuseOpenRelease(config.stateDir);
       const plan = await planRelease(config, context.docker, request, { command: name });
       for (const line of describePlan(plan)) log.line(line);
       log.line(`the parameters, the configuration and the plan are good: ${plan.record.target} gets the release`);
@@ -185,18 +185,29 @@ async function run(
 async function ownRelease(context: ReleaseContext, options: { optional: true }): Promise<ReleaseRecord | undefined>;
 async function ownRelease(context: ReleaseContext): Promise<ReleaseRecord>;
 async function ownRelease(context: ReleaseContext, options: { optional?: boolean } = {}) {
-  const tag = context.ci?.buildTag;
-  const record = (await listRecords(context.config.stateDir)).records.find((r) => r.ci?.buildTag === tag);
+  const tag = context.ci?.buildTag ?? '';
+  const record = await buildRelease(context.config.stateDir, tag);
   if (!record && !options.optional) {
     throw new RelError('BAD_INPUT', `no release of this build (BUILD_TAG ${tag}): rel-jenkins start runs first`);
   }
   return record;
 }
 
+/** The journal's record of the build with this BUILD_TAG, if any. */
+async function buildRelease(stateDir: string, buildTag: string): Promise<ReleaseRecord | undefined> {
+  return (await listRecords(stateDir)).records.find((r) => r.ci?.buildTag === buildTag);
+}
+
 /** Writes the reports of this build's release, if it has one; a failure to write them is a line, not an error. */
-async function reportOn(config: RelConfig, buildTag: string, reportDir: string, log: BuildLog): Promise<void> {
+async function reportOn(
+  known: ReleaseRecord | undefined,
+  config: RelConfig,
+  buildTag: string,
+  reportDir: string,
+  log: BuildLog,
+): Promise<void> {
   try {
-    const record = (await listRecords(config.stateDir)).records.find((r) => r.ci?.buildTag === buildTag);
+    const record = known ?? (await buildRelease(config.stateDir, buildTag));
     if (record) await writeBuildReports(reportDir, record, log);
   } catch (error) {
     log.line(`warning: the reports in ${reportDir} could not be written: ${errorMessage(error)}`);

@@ -67,7 +67,7 @@ export type {
 // a release by id, or by a unique prefix of it
 export { findRecord as readRelease, journalDir, listRecords, RELEASE_STEPS } from './release/journal.js';
 export type { OpenRelease } from './release/open.js';
-export { describeOpenRelease, findOpenRelease, versionText } from './release/open.js';
+export { describeOpenRelease, findOpenRelease, refuseOpenRelease, versionText } from './release/open.js';
 export type { ReleasePlan, ReleaseRequest } from './release/plan.js';
 export { describePlan, planRelease } from './release/plan.js';
 export type { ReleaseContext, ReleaseEvent, ReleaseEventContext, ReleaseOutcome } from './release/run.js';

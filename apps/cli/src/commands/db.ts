@@ -95,16 +95,17 @@ export const restoreCommand: CommandModule = {
     const backup = context.args[1]!;
     // Not --force: that one allows the live environment as the target; trusting an unrecorded file is another choice.
     const allowUnverified = Boolean(context.options['force-unverified']);
-    if (named === 'blue' || named === 'green') {
-      // a backup that is missing or not one rel knows is bad input: said before the engine is asked anything
-      await checkRestoreSource({ config: context.config(), env: named, backup, allowUnverified });
-    }
+    // a backup that is missing or not one rel knows is bad input: said before the engine is asked anything
+    const checked =
+      named === 'blue' || named === 'green'
+        ? await checkRestoreSource({ config: context.config(), env: named, backup, allowUnverified })
+        : undefined;
     const connect = lazyDockerClient();
     const env = await targetArgument(context, connect, context.args[0], 'restore the database of');
     const config = context.config();
     if (context.options.dryRun) {
       // The same check the restore makes: a dry run never claims it would restore a file the restore refuses.
-      const source = await checkRestoreSource({ config, env, backup, allowUnverified });
+      const source = checked ?? (await checkRestoreSource({ config, env, backup, allowUnverified }));
       const what = source.verified
         ? `${source.file} (a backup of ${source.verified.manifest.environment ?? 'an environment'}'s database ${source.verified.manifest.database} taken ${source.verified.manifest.createdAt}, sha256 ${source.verified.sha256.slice(0, 12)}… matches its manifest)`
         : `${source.file}, unverified (--force-unverified): ${source.unverified}`;

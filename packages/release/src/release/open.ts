@@ -25,6 +25,16 @@ export async function findOpenRelease(stateDir: string): Promise<OpenRelease | u
   return { record, step };
 }
 
+/** LOCKED, naming the open release, when the project has one: another release cannot start meanwhile. */
+export async function refuseOpenRelease(stateDir: string): Promise<void> {
+  const open = await findOpenRelease(stateDir);
+  if (open) {
+    throw new RelError('LOCKED', `another release is open: ${describeOpenRelease(open)}`, {
+      details: { release: open.record.id, status: open.record.status },
+    });
+  }
+}
+
 /** One line for a refusal: which release, what it is doing, who runs it, and what to do about it. */
 export function describeOpenRelease(open: OpenRelease): string {
   const r = open.record;

@@ -15,7 +15,7 @@ import {
   type ReleaseStepRecord,
   writeRecord,
 } from './journal.js';
-import { describeOpenRelease, findOpenRelease, type OpenRelease, versionText } from './open.js';
+import { describeOpenRelease, findOpenRelease, type OpenRelease, refuseOpenRelease, versionText } from './open.js';
 import { planRelease, type ReleaseRequest, runnerRecord } from './plan.js';
 import { describeLeft, STEP_RUNNERS } from './steps.js';
 
@@ -79,8 +79,7 @@ export async function startRelease(
     context,
     `${command} ${request.version ?? request.backend ?? request.frontend ?? ''}`,
   );
-  const open = await findOpenRelease(config.stateDir);
-  if (open) throw new RelError('LOCKED', `another release is open: ${describeOpenRelease(open)}`, openDetails(open));
+  await refuseOpenRelease(config.stateDir);
   const { record } = await planRelease(config, context.docker, request, {
     ...(context.ci ? { ci: context.ci } : {}),
     command,
