@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
@@ -26,13 +26,16 @@ async function run(command: string, args: string[], options: { cwd: string; env?
   try {
     return await exec(command, args, {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      // plain text whatever the terminal: the assertions read the tools' messages
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...options.env },
       maxBuffer: 1 << 26,
       timeout: 240_000,
     });
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    throw new Error(
+      stripVTControlCharacters(`${command} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`),
+    );
   }
 }
 
