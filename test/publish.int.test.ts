@@ -34,7 +34,9 @@ async function run(command: string, args: string[], options: { cwd: string; env?
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(
-      stripVTControlCharacters(`${command} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`),
+      stripVTControlCharacters(
+        `${command} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
+      ),
     );
   }
 }
