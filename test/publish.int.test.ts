@@ -117,7 +117,9 @@ log: { type: stdout, format: pretty, level: warn }
     writeFileSync(publisherConfig, `registry=${registry}\n${auth}`);
     // a user: only @rel comes from the local registry; everything else from the usual one
     userConfig = join(work, 'user.npmrc');
-    writeFileSync(userConfig, `@rel:registry=${registry}\nfund=false\naudit=false\n`);
+    // prefer-offline: what comes from the usual registry (typescript, dockerode, ...) is in npm's cache after npm ci;
+    // the @rel packages are new to the cache (a new registry address each run)
+    writeFileSync(userConfig, `@rel:registry=${registry}\nfund=false\naudit=false\nprefer-offline=true\n`);
 
     // a copy of the repository as committed, with this run's build, and a git history of its own
     const { stdout } = await exec('git', ['ls-files', '-z'], { cwd: root, maxBuffer: 1 << 24 });
@@ -252,7 +254,8 @@ export const used = [ms, tag, error, steps, connectDocker, pingDocker, migrate, 
     const second = version('packages/core');
     expect(second).not.toBe(first);
     await changeset(['publish']);
-    await npm(['update', '--no-audit', '@rel/core']);
+    // --prefer-online: the registry's list of @rel/core versions changed since the first install
+    await npm(['update', '--no-audit', '--prefer-online', '@rel/core']);
     const installed = join(scratch, 'node_modules/@rel/core');
     expect(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).version).toBe(second);
     expect(readFileSync(join(installed, 'CHANGELOG.md'), 'utf8')).toMatch(
