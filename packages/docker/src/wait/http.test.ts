@@ -1,0 +1,68 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Wait } from '../wait.js';
+import { fakeContext } from './test-context.js';
+
+let server: Server;
+let port: number;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    if (req.url === '/health') res.end('ok v2');
+    else if (req.url === '/slow') setTimeout(() => res.end('late'), 500);
+    else {
+      res.statusCode = 503;
+      res.end('starting');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('Wait.forHttp', () => {
+  it('describes what it waits for', () => {
+    expect(Wait.forHttp('/health', { port: 8080 }).description).toBe(
+      'HTTP 200 from GET /health on container port 8080',
+    );
+    expect(Wait.forHttp('/v', { port: 80, status: 204, bodyIncludes: 'v2' }).description).toBe(
+      'HTTP 204 containing "v2" from GET /v on container port 80',
+    );
+  });
+
+  it('refuses a path that does not start with / with BAD_INPUT', () => {
+    expect(() => Wait.forHttp('health', { port: 8080 })).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT', message: 'invalid HTTP path "health": starts with /' }),
+    );
+  });
+
+  it('is ready on the expected status and body, on the host port published for the container port', async () => {
+    const context = fakeContext({ ports: { 8080: port } });
+    await expect(Wait.forHttp('/health', { port: 8080 }).start()(context)).resolves.toBe(true);
+    await expect(Wait.forHttp('/health', { port: 8080, bodyIncludes: 'v2' }).start()(context)).resolves.toBe(true);
+  });
+
+  it('another status or a body without the text is "not yet", saying what it got', async () => {
+    const context = fakeContext({ ports: { 8080: port } });
+    const url = `http://127.0.0.1:${port}`;
+    await expect(Wait.forHttp('/other', { port: 8080 }).start()(context)).rejects.toThrow(`HTTP 503 from ${url}/other`);
+    await expect(Wait.forHttp('/health', { port: 8080, bodyIncludes: 'v3' }).start()(context)).rejects.toThrow(
+      `the body from ${url}/health does not contain "v3"`,
+    );
+  });
+
+  it('gives the first attempts 50 ms, doubling up to requestTimeoutMs', async () => {
+    const context = fakeContext({ ports: { 8080: port } });
+    const check = Wait.forHttp('/slow', { port: 8080, requestTimeoutMs: 150 }).start();
+    const url = `http://127.0.0.1:${port}/slow`;
+    await expect(check(context)).rejects.toThrow(`no answer from ${url} within 50ms`);
+    await expect(check(context)).rejects.toThrow(`no answer from ${url} within 100ms`);
+    await expect(check(context)).rejects.toThrow(`no answer from ${url} within 150ms`);
+    await expect(check(context)).rejects.toThrow(`no answer from ${url} within 150ms`);
+  });
+});
