@@ -1,9 +1,13 @@
-import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type EventSink, errorMessage, formatDuration, ignoreEvents, log, RelError, sleep } from '@rel/core';
 import { writeTempFile } from './durable-file.js';
+import { checkableHere, currentUser, pidNamespace, processLiveness, processStartTime } from './process-identity.js';
+
+export type { ProcessIdentity } from './process-identity.js';
+export { currentUser, processState, thisProcess } from './process-identity.js';
 
 /** Name of the lock file inside the state directory. */
 export const RELEASE_LOCK_FILE = 'release.lock';
@@ -202,37 +206,6 @@ function publicHolder(holder: LockHolder): Omit<LockHolder, 'token'> {
   return rest;
 }
 
-function processLiveness(holder: { pid: number; pidStartTime?: string }): 'alive' | 'dead' | 'reused' {
-  try {
-    process.kill(holder.pid, 0);
-  } catch (error) {
-    if (errnoCode(error) !== 'EPERM') return 'dead';
-  }
-  if (holder.pidStartTime === undefined) return 'alive';
-  const now = processStartTime(holder.pid);
-  return now === undefined || now === holder.pidStartTime ? 'alive' : 'reused';
-}
-
-/** Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot. Linux only. */
-function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // field 2 (comm) may contain spaces and parentheses: count from the last ')'
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function pidNamespace(): string | undefined {
-  try {
-    return readlinkSync('/proc/self/ns/pid');
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Replaces the stale lock whose content was `staleRaw` with ours. Two processes may judge the same lock stale:
  * the guard file `release.lock.takeover` (created with O_EXCL) lets one at a time compare and replace it.
@@ -275,12 +248,6 @@ async function takeOver(
 function isStaleGuard(guard: LockEntry): boolean {
   if (Date.now() - guard.mtimeMs > GUARD_STALE_MS) return true;
   return guard.holder !== undefined && checkableHere(guard.holder) && processLiveness(guard.holder) !== 'alive';
-}
-
-/** Whether the holder's pid means something here: same host and (where known) same pid namespace. */
-function checkableHere(holder: ProcessIdentity): boolean {
-  const namespace = pidNamespace();
-  return holder.host === hostname() && !(holder.pidNamespace && namespace && holder.pidNamespace !== namespace);
 }
 
 /** Moves the guard aside and deletes it only if it is the one judged stale; a newer guard is put back. */
@@ -367,45 +334,6 @@ function unwritable(dir: string, error: unknown): RelError {
   };
   const reason = (code && reasons[code]) ?? errorMessage(error);
   return new RelError('CONFIG', `state directory ${dir} is not writable: ${reason}`, { cause: error });
-}
-
-/** A process as lock holders and release records name it. */
-export interface ProcessIdentity {
-  pid: number;
-  host: string;
-  pidStartTime?: string;
-  pidNamespace?: string;
-}
-
-/** This process, named so that another process can tell later whether it still runs. */
-export function thisProcess(): ProcessIdentity {
-  const startTime = processStartTime(process.pid);
-  const namespace = pidNamespace();
-  return {
-    pid: process.pid,
-    host: hostname(),
-    ...(startTime === undefined ? {} : { pidStartTime: startTime }),
-    ...(namespace === undefined ? {} : { pidNamespace: namespace }),
-  };
-}
-
-/**
- * Whether the process still runs: `alive`, `gone` (dead, or its pid now belongs to another process), or
- * `unknown` when it cannot be checked from here (another host or pid namespace).
- */
-export function processState(identity: ProcessIdentity): 'alive' | 'gone' | 'unknown' {
-  if (!checkableHere(identity)) return 'unknown';
-  return processLiveness(identity) === 'alive' ? 'alive' : 'gone';
-}
-
-/** The user running rel, for lock holders and event logs. */
-export function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    // no passwd entry (a container running as an arbitrary uid)
-    return process.env.USER ?? `uid ${process.getuid?.() ?? '?'}`;
-  }
 }
 
 function errnoCode(error: unknown): string | undefined {
