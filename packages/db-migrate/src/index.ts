@@ -1,11 +1,4 @@
-export {
-  backupDatabase,
-  listBackups,
-  manifestPath,
-  readBackupManifest,
-  restoreDatabase,
-  verifyBackup,
-} from './backup.js';
+export { backupDatabase, listBackups } from './backup.js';
 export type { BundleInvocation, BundleInvocationOptions } from './bundle.js';
 export { BUNDLE_PASSFILE, bundleInvocation } from './bundle.js';
 export type { ConnectOptions } from './connection.js';
@@ -14,8 +7,12 @@ export { CHECKSUM_TABLE, HISTORY_TABLE } from './history.js';
 export { lintMigrations } from './lint.js';
 export type { LockHolder as MigrationLockHolder, MigrationLockOptions } from './lock.js';
 export { acquireMigrationLock, findMigrationLockHolder, MIGRATION_LOCK_KEY } from './lock.js';
-export type { MigrateDatabaseOptions, PlanMigrationsOptions } from './migrate.js';
-export { migrateDatabase, planMigrations } from './migrate.js';
+export { manifestPath, readBackupManifest, verifyBackup } from './manifest.js';
+export type { MigrateDatabaseOptions } from './migrate.js';
+export { migrateDatabase } from './migrate.js';
+export type { PlanMigrationsOptions } from './plan.js';
+export { planMigrations } from './plan.js';
+export { restoreDatabase } from './restore.js';
 export type { IdempotentScript } from './sources.js';
 export { detectMigrationSource, loadIdempotentScript, loadSqlFolder, parseIdempotentScript } from './sources.js';
 export type { LineColumn, SqlStatement } from './sql-text.js';

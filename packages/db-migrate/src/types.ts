@@ -1,30 +1,11 @@
-import type { Readable, Writable } from 'node:stream';
 import type { EventSink } from '@rel/core';
-import type { Client, ClientConfig } from 'pg';
+import type { DatabaseExec, ExecResult } from '@rel/postgres';
 import type { SqlStatement } from './sql-text.js';
 
-/** What a command run in a container returned. A non-zero exit code is a result, not an error. */
-export interface ExecResult {
-  exitCode: number;
-  /** Standard output as text; `''` when it was streamed into `ExecOptions.stdout`. */
-  stdout: string;
-  stderr: string;
-}
-
-export interface ExecOptions {
-  /** Piped into the command's standard input, which is closed when it ends. The command may stop reading early. */
-  stdin?: Readable;
-  /** Receives the command's standard output (then ended); the result's `stdout` is then `''`. */
-  stdout?: Writable;
-  signal?: AbortSignal;
-}
-
-/**
- * Runs a command (an argument array, no shell) inside the database container, as a user the server trusts
- * on its local socket (`pg_dump -U <user>` needs no password there). The CLI implements it with a streaming
- * exec of @rel/docker; tests with `docker exec -i`.
- */
-export type DatabaseExec = (argv: string[], options?: ExecOptions) => Promise<ExecResult>;
+// The connection and the way pg_dump, pg_restore and psql are run are @rel/postgres's. This library runs the tools
+// inside the database container, as a user the server trusts on its local socket (`pg_dump -U <user>` needs no
+// password there): the CLI implements `DatabaseExec` with a streaming exec of @rel/docker; tests with `docker exec -i`.
+export type { DatabaseConnection, DatabaseExec, ExecOptions, ExecResult } from '@rel/postgres';
 
 /**
  * Runs the migration bundle: `efbundle --connection <cs> [--verbose]`. `bundleInvocation` builds its arguments
@@ -59,9 +40,6 @@ export interface Migration {
   /** Why it must run outside a transaction (`CREATE INDEX CONCURRENTLY`), if it must. */
   nonTransactional?: string;
 }
-
-/** A database connection: pg settings, or a function returning a connected client (which this library ends). */
-export type DatabaseConnection = ClientConfig | (() => Promise<Client>);
 
 export interface BackupResult {
   /** Absolute path of the dump (custom format). */

@@ -1,49 +1,8 @@
-import type { Readable, Writable } from 'node:stream';
 import type { EventSink } from '@rel/core';
+import type { ConnectionSettings, DatabaseExec } from '@rel/postgres';
 
-/** Where a database is: what `pg` needs to reach it over TCP. The password never appears in messages. */
-export interface ConnectionSettings {
-  /** Default `localhost`. */
-  host?: string;
-  /** Default 5432. */
-  port?: number;
-  user?: string;
-  password?: string;
-  database: string;
-  /** Passed to `pg` as is; `PGSSLMODE=require` is given to pg_dump / pg_restore when set. */
-  ssl?: boolean | Record<string, unknown>;
-  /** Connection timeout, ms. Default 10000. */
-  connectionTimeoutMillis?: number;
-}
-
-/** What a command returned. A non-zero exit code is a result, not an error. */
-export interface ExecResult {
-  exitCode: number;
-  /** Standard output as text; `''` when it was streamed into `ExecOptions.stdout`. */
-  stdout: string;
-  stderr: string;
-}
-
-export interface ExecOptions {
-  /** Piped into the command's standard input, which is closed when it ends. */
-  stdin?: Readable;
-  /** Receives the command's standard output (then ended); the result's `stdout` is then `''`. */
-  stdout?: Writable;
-  /**
-   * libpq variables for the tool: `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE` (and `PGSSLMODE`),
-   * from the connection settings the library was given. An exec that runs the tool inside the database's
-   * container may drop `PGHOST`/`PGPORT` (to use the container's local socket) or replace them.
-   */
-  env?: Record<string, string>;
-  signal?: AbortSignal;
-}
-
-/**
- * Runs `pg_dump` or `pg_restore`: `argv[0]` is the tool, the rest its arguments (never a shell string); the
- * connection comes through `options.env`. The default spawns the local binaries (which must be as new as
- * the server); the rel CLI runs them inside the database containers.
- */
-export type DatabaseExec = (argv: string[], options?: ExecOptions) => Promise<ExecResult>;
+// The connection settings and how pg_dump and pg_restore are run are @rel/postgres's.
+export type { ConnectionSettings, DatabaseExec, ExecOptions, ExecResult } from '@rel/postgres';
 
 /** `copy`: schema by pg_dump, rows by parallel COPY streams. `dump-restore`: `pg_dump -Fc | pg_restore`. */
 export type ReplicationMethod = 'copy' | 'dump-restore';
