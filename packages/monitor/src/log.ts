@@ -1,24 +1,25 @@
-import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { errorMessage, RelError } from '@rel/core';
+import { errorMessage, JsonLinesWriter, RelError } from '@rel/core';
 import type { MonitorLogLine } from './types.js';
 
 const LINE_TYPES = new Set(['start', 'check', 'breach', 'action', 'summary']);
 
 /**
- * Appends JSON lines to a file, one `write(2)` and one `fdatasync` per line: a crash loses at most the
- * line being written. Opened (and its directory created) up front so a bad path fails before the run.
+ * The monitor's log: @rel/core's `JsonLinesWriter` (one `write(2)` and one `fdatasync` per line: a crash loses at
+ * most the line being written). Opened (and its directory created) up front so a bad path fails before the run.
  */
 export class MonitorLogWriter {
   readonly path: string;
-  private fd: number | undefined;
+  private writer: JsonLinesWriter<MonitorLogLine> | undefined;
 
   constructor(path: string) {
     this.path = path;
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      this.fd = openSync(path, 'a', 0o644);
+      // A check line holds only strings and numbers (runMonitor builds it from the probes' outcomes): plain JSON,
+      // without safeJson's per-value replacer. The other lines may carry an action's result: safeJson.
+      this.writer = new JsonLinesWriter<MonitorLogLine>(path, {
+        stringify: (line) => (line.type === 'check' ? JSON.stringify(line) : (safeJson(line) ?? '{}')),
+      });
     } catch (error) {
       throw new RelError('CONFIG', `monitor log ${path} cannot be opened for appending: ${errorMessage(error)}`, {
         cause: error,
@@ -27,20 +28,13 @@ export class MonitorLogWriter {
   }
 
   append(line: MonitorLogLine): void {
-    if (this.fd === undefined) throw new Error(`monitor log ${this.path} is closed`);
-    // A check line holds only strings and numbers (runMonitor builds it from the probes' outcomes): plain JSON,
-    // without safeJson's per-value replacer. The other lines may carry an action's result: safeJson.
-    const text = line.type === 'check' ? JSON.stringify(line) : (safeJson(line) ?? '{}');
-    const buffer = Buffer.from(`${text}\n`);
-    let offset = 0;
-    while (offset < buffer.length) offset += writeSync(this.fd, buffer, offset);
-    fdatasyncSync(this.fd);
+    if (this.writer === undefined) throw new Error(`monitor log ${this.path} is closed`);
+    this.writer.append(line);
   }
 
   close(): void {
-    if (this.fd === undefined) return;
-    closeSync(this.fd);
-    this.fd = undefined;
+    this.writer?.close();
+    this.writer = undefined;
   }
 }
 

@@ -1,22 +1,16 @@
-import { hostname, userInfo } from 'node:os';
-import { appendLine } from './atomic-write.js';
+import { hostname } from 'node:os';
+import { appendJsonLine, currentUser } from '@rel/core';
 import type { AuditEvent } from './types.js';
 
-/** Who runs this: the OS user name, else `$USER`, else `unknown`. */
-export function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
-}
+/** Who runs this: @rel/core's `currentUser()` (the OS user name, else `$USER`, else `uid <n>`). */
+export { currentUser };
 
 /** This machine's host name. */
 export function currentHost(): string {
   return hostname();
 }
 
-/** Appends one audit event as a JSON line with a single O_APPEND write. */
+/** Appends one audit event as a JSON line: one O_APPEND write, flushed to disk (@rel/core's `appendJsonLine`). */
 export async function appendAuditEvent(auditFile: string, event: AuditEvent): Promise<void> {
-  await appendLine(auditFile, JSON.stringify(event));
+  appendJsonLine(auditFile, event);
 }
