@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
-const LIBRARIES = ['core', 'docker', 'db-migrate', 'replicate', 'nginx-switch', 'monitor', 'release'];
+const LIBRARIES = ['core', 'docker', 'postgres', 'db-migrate', 'replicate', 'nginx-switch', 'monitor', 'release'];
 const PUBLISHED = [...LIBRARIES.map((l) => `packages/${l}`), 'apps/cli', 'apps/jenkins'];
 
 async function freePort(): Promise<number> {
