@@ -19,7 +19,17 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { docker, dockerExec, gib, median, mib, psql, seconds, waitForPostgres } from './postgres-support.mjs';
+import {
+  dockerCli as docker,
+  dockerExec,
+  gib,
+  median,
+  mib,
+  psql,
+  SANDBOX_IMAGES,
+  seconds,
+  waitForPostgres,
+} from '@rel/test-utils';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'packages/db-migrate/dist/index.js');
@@ -28,7 +38,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const EVENTS = Number(process.env.BENCH_EVENT_ROWS ?? 7_500_000);
 // A smaller database, for trying the bench itself: BENCH_EVENT_ROWS=100000 BENCH_MIN_BYTES=0.
 const MIN_BYTES = Number(process.env.BENCH_MIN_BYTES ?? 1024 ** 3);
-const IMAGE = '127.0.0.1:5000/rel-sample/postgres:15';
+const IMAGE = SANDBOX_IMAGES.postgres;
 
 if (!existsSync(dist)) {
   console.error(`${dist} is missing: build it with \`cd packages/db-migrate && npx tsup\` (or npm run build)`);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { dockerCli as docker, median, SANDBOX_IMAGES, SANDBOX_REGISTRY } from '@rel/test-utils';
 
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -36,8 +37,6 @@ writeFileSync(
     .replace(/^stateDir:.*$/m, `stateDir: ${dir}/state\nlabels:\n  rel.test: "1"`),
 );
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const docker = (...args) => exec('docker', args, { maxBuffer: 1 << 24 });
 const healthUrl = `http://127.0.0.1:${ports.apiPort}/health`;
 
 /**
@@ -54,10 +53,10 @@ async function listeningAt(container) {
 
 async function byHand(version) {
   const t0 = Date.now();
-  const api = `127.0.0.1:5000/rel-sample/api:${version}`;
+  const api = `${SANDBOX_REGISTRY}/rel-sample/api:${version}`;
   const name = `${project}-green-api`;
   // the same steps rel takes, one docker CLI call each
-  await Promise.all([docker('pull', '-q', api), docker('pull', '-q', '127.0.0.1:5000/rel-sample/postgres:15')]);
+  await Promise.all([docker('pull', '-q', api), docker('pull', '-q', SANDBOX_IMAGES.postgres)]);
   await docker('network', 'inspect', '-f', '{{.Id}}', `${project}-green`);
   await docker('volume', 'inspect', '-f', '{{.Name}}', `${project}-green-pgdata`);
   await docker('stop', name).catch(() => {});

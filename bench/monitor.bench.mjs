@@ -17,6 +17,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { SANDBOX_NGINX_URL } from '@rel/test-utils';
 
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -27,7 +28,7 @@ const FOOTPRINT_SECONDS = Number(process.env.BENCH_FOOTPRINT_SECONDS ?? 60);
 const INTERVAL_S = 1;
 const THRESHOLD = 3;
 const greenApi = 'http://127.0.0.1:18082';
-const publicUrl = 'http://127.0.0.1:8088/api/health';
+const publicUrl = `${SANDBOX_NGINX_URL}/api/health`;
 
 const compileCache = mkdtempSync(`${tmpdir()}/rel-bench-cache-`);
 const relRun = (...args) => exec(process.execPath, [rel, '--config', config, ...args], { maxBuffer: 1 << 24 });

@@ -8,6 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { median, SANDBOX_NGINX_URL } from '@rel/test-utils';
 
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,7 +17,6 @@ const config = join(root, 'examples/sandbox/rel.config.yaml');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const WATCH = process.env.BENCH_WATCH ?? '5s';
 const PORTS = { blue: { api: 18081, client: 18091 }, green: { api: 18082, client: 18092 } };
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Runs rel; resolves with its wall time (process start to exit) and its JSON events. */
 function relRun(args, { allowFail = false } = {}) {
@@ -48,7 +48,7 @@ async function liveEnvironment() {
 
 /** wrk through nginx until stopped; resolves with its counts. */
 function startLoad() {
-  const wrk = spawn('wrk', ['-t2', '-c8', '-d3600s', 'http://127.0.0.1:8088/api/health']);
+  const wrk = spawn('wrk', ['-t2', '-c8', '-d3600s', `${SANDBOX_NGINX_URL}/api/health`]);
   let out = '';
   wrk.stdout.on('data', (d) => (out += d));
   const done = new Promise((resolve) => wrk.on('exit', resolve));

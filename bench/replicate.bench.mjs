@@ -22,9 +22,19 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import {
+  dockerCli as docker,
+  dockerExec,
+  gib,
+  median,
+  mib,
+  psql,
+  SANDBOX_IMAGES,
+  seconds,
+  waitForPostgres,
+} from '@rel/test-utils';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { docker, dockerExec, gib, median, mib, psql, seconds, waitForPostgres } from './postgres-support.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'packages/replicate/dist/index.js');
@@ -39,7 +49,7 @@ const MWM = process.env.BENCH_MWM;
 // splitTableBytes of rel (its default: 256 MiB; Infinity never splits the dominant table).
 const SPLIT = process.env.BENCH_SPLIT;
 const ONLY = process.env.BENCH_VARIANTS?.split(',');
-const IMAGE = '127.0.0.1:5000/rel-sample/postgres:15';
+const IMAGE = SANDBOX_IMAGES.postgres;
 
 if (!existsSync(dist)) {
   console.error(`${dist} is missing: build it with \`cd packages/replicate && npx tsup\` (or npm run build)`);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { median, SANDBOX_NGINX_URL } from '@rel/test-utils';
 
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,7 +17,6 @@ const rel = join(root, 'apps/cli/bin/rel.js');
 const example = join(root, 'examples/sandbox/rel.config.yaml');
 const SWITCHES = Number(process.env.BENCH_SWITCHES ?? 12);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 32);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function relRun(config, ...args) {
   const t0 = process.hrtime.bigint();
@@ -126,7 +126,7 @@ for (const [env, v] of [
 const reload = await startReloadNginx(dir);
 const results = [];
 try {
-  results.push(await underLoad('socket (rel default)', sandbox, 'http://127.0.0.1:8088'));
+  results.push(await underLoad('socket (rel default)', sandbox, SANDBOX_NGINX_URL));
   results.push(await underLoad("reload (the seed's way)", reload.config, reload.url));
 } finally {
   await reload.stop().catch(() => {});

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // What each published tarball holds, checked (CI): `npm pack --dry-run` of every publishable package must carry
-// package.json, README.md and LICENSE, its build, and nothing of tests (test files, test support, fixtures); each
-// source map must carry its sources' text (they point at src/, which is not published). One line per problem.
+// package.json, README.md and LICENSE, its build, and nothing of tests (test files, test support, fixtures, nothing
+// of a private workspace package such as @rel/test-utils: not a file of it, not a dependency on it, not its name in
+// a built file); each source map must carry its sources' text (they point at src/, which is not published). One
+// line per problem.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,14 +15,19 @@ const workspaces = ['packages', 'apps'].flatMap((dir) =>
     .filter(Boolean)
     .map((name) => join(dir, name)),
 );
-const TEST_FILES = /(^|\/)(test|tests|fixtures)\/|\.test\.|test-support|test-servers|\.int\./;
+const TEST_FILES = /(^|\/)(test|tests|fixtures)\/|\.test\.|test-support|test-servers|test-utils|\.int\./;
+const manifests = new Map(
+  workspaces.map((dir) => [dir, JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'))]),
+);
+/** The private workspace packages (@rel/test-utils): nothing of them may reach a tarball. */
+const privateNames = [...manifests.values()].filter((pkg) => pkg.private).map((pkg) => pkg.name);
 let problems = 0;
 const problem = (text) => {
   problems++;
   console.log(`check-pack: ${text}`);
 };
 for (const dir of workspaces) {
-  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+  const pkg = manifests.get(dir);
   if (pkg.private) continue;
   const [packed] = JSON.parse(
     execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
@@ -34,6 +41,17 @@ for (const dir of workspaces) {
   }
   if (!files.some((f) => f.startsWith('dist/'))) problem(`${pkg.name}: the tarball has no dist/ (build first)`);
   for (const file of files.filter((f) => TEST_FILES.test(f))) problem(`${pkg.name}: test file ${file} in the tarball`);
+  for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+    for (const name of privateNames.filter((n) => pkg[field]?.[n] !== undefined)) {
+      problem(`${pkg.name}: package.json ${field} has the private test package ${name}`);
+    }
+  }
+  for (const file of files.filter((f) => /\.(js|mjs|cjs|d\.ts)$/.test(f))) {
+    const text = readFileSync(join(root, dir, file), 'utf8');
+    for (const name of privateNames.filter((n) => text.includes(n))) {
+      problem(`${pkg.name}: ${file} in the tarball uses the private test package ${name}`);
+    }
+  }
   for (const map of files.filter((f) => f.endsWith('.map'))) {
     const { sources = [], sourcesContent = [] } = JSON.parse(readFileSync(join(root, dir, map), 'utf8'));
     if (sources.length !== sourcesContent.filter((s) => typeof s === 'string').length) {

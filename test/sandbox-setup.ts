@@ -1,9 +1,9 @@
 // vitest globalSetup of the integration project: the integration tests run against the real sandbox
 // (`npm run sandbox`, scripts/sandbox). Fail at once, with one clear message, when a part of it is down.
 import { execFile } from 'node:child_process';
+import { SANDBOX_REGISTRY_URL as REGISTRY_URL, SANDBOX_NGINX_URL } from '@rel/test-utils';
 
-const REGISTRY_URL = 'http://127.0.0.1:5000/v2/';
-const NGINX_URL = 'http://127.0.0.1:8088/';
+const NGINX_URL = `${SANDBOX_NGINX_URL}/`;
 const TIMEOUT_MS = 15_000;
 
 /** undefined when the Docker engine answers, otherwise what is wrong. */

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { docker, testProject } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, testProject } from './test-support.js';
 
 const psql = (container: string, sql: string) =>
   docker('exec', container, 'psql', '-U', 'app', '-d', 'app', '-tAc', sql);

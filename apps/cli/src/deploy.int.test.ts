@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { containerIds, docker, registryPassword, testProject } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerIds, docker, registryPassword, testProject } from './test-support.js';
 
 // Runs the real `rel` binary against the sandbox's Docker engine and authenticated registry.
 describe('rel deploy (real engine and registry)', () => {

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { relBin, startTestNginx, type TestNginx, testProject } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relBin, startTestNginx, type TestNginx, testProject } from './test-support.js';
 
 // Two workspaces of one project (two Jenkins jobs, or a job and a person's checkout), each with its own copy of
 // rel.config.yaml and no stateDir in it: they share the project's state directory, so its release lock and journal.

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   docker,
   type Receiver,
@@ -12,7 +11,8 @@ import {
   type TestNginx,
   testProject,
   throughNginx,
-} from './test-support.js';
+} from '@rel/test-utils';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 // rel monitor against the sample app's real containers behind a real nginx: the monitor watches green and,
 // on a breach, rolls back to blue through nginx and notifies a local receiver.

@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   docker,
   type Receiver,
@@ -12,7 +11,8 @@ import {
   type TestNginx,
   testProject,
   throughNginx,
-} from './test-support.js';
+} from '@rel/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REGISTRY = '127.0.0.1:5000';
 

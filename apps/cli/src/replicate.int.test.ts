@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { docker, relBin, startTestNginx, type TestNginx, testProject } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, relBin, startTestNginx, type TestNginx, testProject } from './test-support.js';
 
 const psql = (container: string, sql: string, database = 'app') =>
   docker('exec', container, 'psql', '-U', 'app', '-d', database, '-tAc', sql);

@@ -1,50 +1,21 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type EngineProxy,
   type Receiver,
   registryPassword,
+  startEngineProxy,
   startReceiver,
   startTestNginx,
   type TestNginx,
   testProject,
-} from './test-support.js';
+} from '@rel/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
-
-/**
- * A Unix-socket proxy in front of the Docker engine that keeps the request line (method and URL) of every request:
- * what dockerd's debug log and any socket proxy would see of a URL.
- */
-async function startEngineRecorder(socket: string): Promise<{ requestLines: string[]; close(): Promise<void> }> {
-  const requestLines: string[] = [];
-  // half-open both ways: a client ends its side of an exec's hijacked stream while the output still comes
-  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
-    const engine = createConnection({ path: '/var/run/docker.sock', allowHalfOpen: true });
-    let head = '';
-    client.on('data', (chunk) => {
-      head += chunk.toString('latin1');
-      // every request line of the stream (keep-alive sends several)
-      for (const match of head.matchAll(/(?:^|\r\n)((?:GET|POST|PUT|DELETE|HEAD) \S+ HTTP\/1\.[01])/g)) {
-        requestLines.push(match[1]!);
-      }
-      head = head.slice(-2048);
-    });
-    client.pipe(engine).pipe(client);
-    const end = () => {
-      client.destroy();
-      engine.destroy();
-    };
-    client.on('error', end);
-    engine.on('error', end);
-  });
-  await new Promise<void>((resolve) => server.listen(socket, resolve));
-  return { requestLines, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
 
 // The planted-secret sweep: every place a secret can come from holds a unique value (the registry's password, the
 // database password with characters JSON escapes, a connection string in backend.env secret by its name, a value
@@ -75,7 +46,7 @@ describe('secrets never leave', () => {
   );
   let nginx: TestNginx;
   let receiver: Receiver;
-  let recorder: Awaited<ReturnType<typeof startEngineRecorder>>;
+  let recorder: EngineProxy;
   const outputs: string[] = [];
   const processLists: string[] = [];
   const engineSocket = join(t.dir, 'engine.sock');
@@ -108,7 +79,7 @@ describe('secrets never leave', () => {
   beforeAll(async () => {
     receiver = await startReceiver();
     nginx = await startTestNginx(t, 'socket');
-    recorder = await startEngineRecorder(engineSocket);
+    recorder = await startEngineProxy(engineSocket);
     appendFileSync(
       t.configFile,
       `${nginx.yaml}
@@ -149,13 +120,13 @@ notifications:
     expect(files.length).toBeGreaterThan(5);
     const places: Record<string, string> = {
       output: outputs.join('\n'),
-      'engine request URLs': recorder.requestLines.join('\n'),
+      'engine request URLs': recorder.requestLines().join('\n'),
       'process list': processLists.join('\n'),
       notifications: JSON.stringify(receiver.received.map((r) => r.body)),
       ...Object.fromEntries(files.map((f) => [f, readFileSync(f, 'latin1')])),
     };
     // the sweep sees what it should: requests, notifications, output
-    expect(recorder.requestLines.filter((l) => /^POST \S*\/containers\/create/.test(l)).length).toBeGreaterThan(0);
+    expect(recorder.requestLines().filter((l) => /^POST \S*\/containers\/create/.test(l)).length).toBeGreaterThan(0);
     expect(receiver.received.length).toBeGreaterThan(0);
     const found: string[] = [];
     for (const [name, value] of Object.entries(secrets)) {

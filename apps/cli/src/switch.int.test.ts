@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   docker,
   relBin,
@@ -11,7 +10,8 @@ import {
   type TestNginx,
   testProject,
   throughNginx,
-} from './test-support.js';
+} from '@rel/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // rel switch / rollback through a real nginx in front of the sample app's real containers.
 describe.each(['socket', 'reload'] as const)('rel switch and rollback (%s method)', (method) => {

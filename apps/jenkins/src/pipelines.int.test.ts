@@ -4,9 +4,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statS
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RELEASE_STEPS } from '@rel/release';
-import { XMLParser } from 'fast-xml-parser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// the CLI's test support: one test project (its own containers, ports, state), nginx in front, a receiver
+// test support (@rel/test-utils): one test project (its own containers, ports, state), nginx in front, a receiver
 import {
   docker,
   type Receiver,
@@ -16,7 +14,9 @@ import {
   type TestNginx,
   testProject,
   throughNginx,
-} from '../../cli/src/test-support.js';
+} from '@rel/test-utils';
+import { XMLParser } from 'fast-xml-parser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const app = fileURLToPath(new URL('..', import.meta.url));
 const standin = join(app, 'test/pipeline-standin');

@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { RelError, type RelEvent } from '@rel/core';
+import { startPostgres, type TestPostgres } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupDatabase, listBackups, readBackupManifest, restoreDatabase, verifyBackup } from './backup.js';
-import { startPostgres, type TestPostgres } from './test-support.js';
 
 let db: TestPostgres;
 let dir: string;
 
 beforeAll(async () => {
-  db = await startPostgres();
+  db = await startPostgres('migrate');
   dir = await mkdtemp(join(tmpdir(), 'rel-backup-'));
 });
 afterAll(async () => {

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { pollUntil } from '@rel/core';
+import { startPostgres, type TestPostgres } from '@rel/test-utils';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BundleInvocation, bundleInvocation } from './bundle.js';
 import { migrateDatabase } from './migrate.js';
-import { startPostgres, type TestPostgres } from './test-support.js';
 import type { ExecResult, MigrationSource } from './types.js';
 
 const run = promisify(execFile);
@@ -31,7 +31,7 @@ let migrations: string[];
 let imageUser: string;
 
 beforeAll(async () => {
-  db = await startPostgres();
+  db = await startPostgres('migrate');
   work = await mkdtemp(join(tmpdir(), 'rel-bundle-'));
   const { stdout } = await run('docker', ['image', 'inspect', API_IMAGE, '--format', '{{json .Config}}']);
   const config = JSON.parse(stdout) as { User: string; Labels: Record<string, string> };
@@ -133,7 +133,7 @@ function bundleSource(observed: Observed[]): MigrationSource {
         ...invocation.args,
       ]);
       const id = stdout.trim();
-      const holder = new pg.Client(db.config('bundled'));
+      const holder = new pg.Client(db.settings('bundled'));
       await holder.connect();
       try {
         await putFiles(id, invocation.files);
@@ -171,7 +171,7 @@ function bundleSource(observed: Observed[]): MigrationSource {
 
 describe('a migration bundle in a container, its password in a file', () => {
   it('migrates with a password holding ; = " \' : \\ and spaces, which is on no command line and not in docker inspect', async () => {
-    const config = { ...db.config('bundled'), user: ROLE, password: PASSWORD };
+    const config = { ...db.settings('bundled'), user: ROLE, password: PASSWORD };
     const client = new pg.Client(config);
     await client.connect();
     await client.query(`CREATE TABLE "__EFMigrationsHistory" (

@@ -3,11 +3,11 @@ import { appendFile, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RelEvent } from '@rel/core';
+import { startPostgres, type TestPostgres } from '@rel/test-utils';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findMigrationLockHolder, MIGRATION_LOCK_KEY } from './lock.js';
 import { migrateDatabase, planMigrations } from './migrate.js';
-import { startPostgres, type TestPostgres } from './test-support.js';
 import type { ExecResult, MigrationSource } from './types.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
@@ -19,7 +19,7 @@ let work: string;
 let counter = 0;
 
 beforeAll(async () => {
-  db = await startPostgres();
+  db = await startPostgres('migrate');
   work = await mkdtemp(join(tmpdir(), 'rel-migrate-'));
 });
 afterAll(async () => {
@@ -346,7 +346,7 @@ describe('bad input: one line, nothing changed', () => {
 
   it('wrong password: AUTH', async () => {
     const error = await migrateDatabase({
-      connection: { ...db.config(), password: 'wrong-password' },
+      connection: { ...db.settings(), password: 'wrong-password' },
       source: v2(),
     }).catch((e) => e);
     expect(error.code).toBe('AUTH');
@@ -358,7 +358,7 @@ describe('bad input: one line, nothing changed', () => {
   it('missing migrations folder: CONFIG naming the path', async () => {
     const missing = join(work, 'no-such-folder');
     const error = await migrateDatabase({
-      connection: db.config(),
+      connection: db.settings(),
       source: { kind: 'sql-folder', dir: missing },
     }).catch((e) => e);
     expect(error).toMatchObject({ code: 'CONFIG', message: `migrations folder ${missing} does not exist` });

@@ -3,10 +3,10 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SANDBOX_IMAGES, SANDBOX_REGISTRY, sandboxRegistryAuth } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
 import { pullImage } from './pull.js';
-import { SANDBOX_IMAGES, SANDBOX_REGISTRY, sandboxRegistryAuth } from './test-support.js';
 
 const client = connectDocker();
 let dir: string;

@@ -3,9 +3,9 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { caught } from '@rel/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readDockerConfigAuth } from './auth.js';
-import { caught } from './test-support.js';
 
 let dir: string;
 let bin: string;

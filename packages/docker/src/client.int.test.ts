@@ -1,3 +1,4 @@
+import { caught } from '@rel/test-utils';
 import { describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
 import { findContainers, removeContainers } from './containers.js';
@@ -7,7 +8,6 @@ import { pullImage } from './pull.js';
 import { ensureNetwork } from './resources.js';
 import { runContainer } from './run.js';
 import { containerStats } from './stats.js';
-import { caught } from './test-support.js';
 import { Wait, waitForReady } from './wait.js';
 
 describe('the Docker engine', () => {

@@ -1,4 +1,5 @@
 import type { RelEvent } from '@rel/core';
+import { buildBusyboxImage, caught, removeTestResources, TEST_LABELS, uniqueName } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
 import { findContainers, removeContainers, startContainer, stopContainer } from './containers.js';
@@ -8,7 +9,6 @@ import { tailLogs } from './logs.js';
 import { ensureNetwork, ensureVolume, removeNetwork, removeVolume } from './resources.js';
 import { runContainer } from './run.js';
 import { containerStats, watchContainerStats } from './stats.js';
-import { buildBusyboxImage, caught, removeTestResources, TEST_LABELS, uniqueName } from './test-support.js';
 import type { ContainerSpec } from './types.js';
 import { Wait, waitForReady } from './wait.js';
 

@@ -4,12 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDocker, pingDocker } from './client.js';
-import { execInContainer, execInContainerStream } from './exec.js';
-import { pullImage } from './pull.js';
-import { ensureNetwork } from './resources.js';
-import { runContainer } from './run.js';
 import {
   caught,
   removeTestResources,
@@ -17,7 +11,13 @@ import {
   sandboxRegistryAuth,
   TEST_LABELS,
   uniqueName,
-} from './test-support.js';
+} from '@rel/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDocker, pingDocker } from './client.js';
+import { execInContainer, execInContainerStream } from './exec.js';
+import { pullImage } from './pull.js';
+import { ensureNetwork } from './resources.js';
+import { runContainer } from './run.js';
 import { Wait, waitForReady } from './wait.js';
 
 const client = connectDocker();

@@ -9,12 +9,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pollUntil, type RelEvent } from '@rel/core';
+import { buildBusyboxImage, caught, removeTestResources, TEST_LABELS, uniqueName } from '@rel/test-utils';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
 import { execInContainer } from './exec.js';
 import { runOneOffContainer } from './one-off.js';
-import { buildBusyboxImage, caught, removeTestResources, TEST_LABELS, uniqueName } from './test-support.js';
 import type { ContainerSpec } from './types.js';
 
 const SRC = dirname(fileURLToPath(import.meta.url));

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RelError, RelEvent } from '@rel/core';
+import { buildBusyboxImage, caught, closedPort, SANDBOX_REGISTRY, sandboxRegistryAuth } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
 import { pullImage } from './pull.js';
-import { buildBusyboxImage, caught, SANDBOX_REGISTRY, sandboxRegistryAuth } from './test-support.js';
 import type { RegistryAuth } from './types.js';
 
 const client = connectDocker();
@@ -143,12 +142,7 @@ describe('pullImage from the authenticated sandbox registry', () => {
   });
 
   it('a registry that does not answer is UNREACHABLE', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await closedPort();
     const error = await caught(pullImage(client, `127.0.0.1:${port}/x/y:v1`, { auth: false }));
     expect(error.code).toBe('UNREACHABLE');
     expect(error.message).toMatch(new RegExp(`^cannot reach registry 127\\.0\\.0\\.1:${port}: `));

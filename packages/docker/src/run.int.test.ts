@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import {
+  buildBusyboxImage,
+  type EngineProxy,
+  removeTestResources,
+  startEngineProxy,
+  TEST_LABELS,
+  uniqueName,
+} from '@rel/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
 import { execInContainer } from './exec.js';
 import { runContainer } from './run.js';
-import { buildBusyboxImage, removeTestResources, TEST_LABELS, uniqueName } from './test-support.js';
 
 const client = connectDocker();
 const prefix = uniqueName('run');
@@ -22,76 +25,14 @@ afterAll(async () => {
   await removeTestResources(client, prefix);
 });
 
-/** The engine's socket the other tests use (DOCKER_HOST when it is a unix socket). */
-function engineSocket(): string {
-  const host = process.env.DOCKER_HOST;
-  return host?.startsWith('unix://') ? host.slice('unix://'.length) : '/var/run/docker.sock';
-}
-
-interface RecordingProxy {
-  socketPath: string;
-  /** What clients sent, one string per connection (latin1: byte for byte). */
-  sent(): string[];
-  /** The request lines (`POST /containers/create?name=x HTTP/1.1`) clients sent. */
-  requestLines(): string[];
-  reset(): void;
-  close(): Promise<void>;
-}
-
-/**
- * A Unix socket in front of the engine's: pipes bytes both ways and records what the client sent, as a
- * socket proxy (or dockerd's debug log) would see it.
- */
-async function startRecordingProxy(): Promise<RecordingProxy> {
-  const dir = await mkdtemp(join(tmpdir(), 'rel-docker-proxy-'));
-  const socketPath = join(dir, 'docker.sock');
-  const connections: Buffer[][] = [];
-  const open = new Set<Socket>();
-  const server: Server = createServer((downstream) => {
-    const chunks: Buffer[] = [];
-    connections.push(chunks);
-    const upstream = connect(engineSocket());
-    for (const socket of [downstream, upstream]) {
-      open.add(socket);
-      socket.on('error', () => {
-        downstream.destroy();
-        upstream.destroy();
-      });
-      socket.on('close', () => open.delete(socket));
-    }
-    downstream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    downstream.pipe(upstream);
-    upstream.pipe(downstream);
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  const sent = () => connections.map((chunks) => Buffer.concat(chunks).toString('latin1'));
-  return {
-    socketPath,
-    sent,
-    requestLines: () =>
-      sent().flatMap((text) =>
-        [...text.matchAll(/^(?:GET|POST|PUT|DELETE|HEAD) \S+ HTTP\/1\.[01](?=\r\n)/gm)].map((m) => m[0]),
-      ),
-    // Connections are kept alive and reused: forget what they sent, not them.
-    reset: () => {
-      for (const chunks of connections) chunks.length = 0;
-    },
-    close: async () => {
-      for (const socket of open) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 function occurrences(texts: string[], needle: string): number {
   return texts.reduce((count, text) => count + text.split(needle).length - 1, 0);
 }
 
 describe('what travels in the URL of an engine request', () => {
-  let proxy: RecordingProxy;
+  let proxy: EngineProxy;
   beforeAll(async () => {
-    proxy = await startRecordingProxy();
+    proxy = await startEngineProxy();
   });
   afterAll(async () => {
     await proxy?.close();

@@ -9,11 +9,11 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { caught, SANDBOX_REGISTRY, sandboxRegistryAuth } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
 import { findContainers } from './containers.js';
 import { pullImage } from './pull.js';
-import { caught, SANDBOX_REGISTRY, sandboxRegistryAuth } from './test-support.js';
 import type { RegistryAuth } from './types.js';
 
 const exec = promisify(execFile);

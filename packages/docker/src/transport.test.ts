@@ -1,10 +1,10 @@
 // Against real sockets: an engine that accepts connections and never answers (issue 15).
+
+import { caught, type FakeEngine, startSilentEngine } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDocker, pingDocker } from './client.js';
 import { findContainers, stopContainer } from './containers.js';
 import { pullImage } from './pull.js';
-import { type FakeEngine, startSilentEngine } from './test-servers.js';
-import { caught } from './test-support.js';
 
 let engine: FakeEngine;
 beforeAll(async () => {

@@ -1,10 +1,4 @@
 import { sleep } from '@rel/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDocker, pingDocker } from './client.js';
-import { execInContainer } from './exec.js';
-import { pullImage } from './pull.js';
-import { ensureNetwork } from './resources.js';
-import { runContainer } from './run.js';
 import {
   buildBusyboxImage,
   caught,
@@ -13,7 +7,13 @@ import {
   sandboxRegistryAuth,
   TEST_LABELS,
   uniqueName,
-} from './test-support.js';
+} from '@rel/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDocker, pingDocker } from './client.js';
+import { execInContainer } from './exec.js';
+import { pullImage } from './pull.js';
+import { ensureNetwork } from './resources.js';
+import { runContainer } from './run.js';
 import type { ContainerSpec } from './types.js';
 import { Wait, waitForReady } from './wait.js';
 

@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RelEvent } from '@rel/core';
+import { closedPort, startTestServer, type TestServer } from '@rel/test-utils';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   httpProbe,
@@ -16,7 +17,6 @@ import {
   resourceProbe,
   runMonitor,
 } from './index.js';
-import { closedPort, startTestServer, type TestServer } from './test-support.js';
 
 let server: TestServer;
 let dir: string;

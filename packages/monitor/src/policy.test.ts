@@ -1,7 +1,7 @@
 import { RelError } from '@rel/core';
 import { describe, expect, it } from 'vitest';
+import { check } from '../test/check.js';
 import { definePolicy, type PolicyOptions } from './index.js';
-import { check } from './test-support.js';
 import type { Breach, MonitorCheck } from './types.js';
 
 /** Feeds checks in order; returns the first breach and the index of the check that fired it. */

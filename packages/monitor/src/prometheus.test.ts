@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RelError } from '@rel/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { check } from '../test/check.js';
 import { figuresOfSummary, type PrometheusFigures, renderPrometheusText, writePrometheusTextfile } from './index.js';
 import { SummaryTracker } from './stats.js';
-import { check } from './test-support.js';
 
 const figures: PrometheusFigures = {
   labels: { environment: 'green' },

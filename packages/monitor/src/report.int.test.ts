@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodePng, findColor, screenshot, startTestServer, type TestServer } from '@rel/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { httpProbe, REPORT_COLORS, readMonitorLog, renderHtmlReport, resourceProbe, runMonitor } from './index.js';
-import { decodePng, findColor, screenshot, startTestServer, type TestServer } from './test-support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { check } from '../test/check.js';
 import { type MonitorLogLine, REPORT_COLORS, renderHtmlReport } from './index.js';
 import { SummaryTracker } from './stats.js';
-import { check } from './test-support.js';
 
 const T0 = Date.UTC(2025, 10, 8, 12, 0, 0);
 const mib = 1024 * 1024;

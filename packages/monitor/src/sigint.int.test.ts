@@ -6,9 +6,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startTestServer, type TestServer } from '@rel/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readMonitorLog } from './index.js';
-import { startTestServer, type TestServer } from './test-support.js';
 
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = join(PACKAGE_DIR, 'fixtures', 'sigint-monitor.mjs');

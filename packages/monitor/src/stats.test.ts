@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { check } from '../test/check.js';
 import { latencyFigures, nearestRank, SummaryTracker } from './stats.js';
-import { check } from './test-support.js';
 
 describe('nearestRank', () => {
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1);

@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SwitchFixture, startSwitchFixture } from '../test/switch-fixture.js';
 import { readState, switchTraffic, verifyEnvironment } from './index.js';
-import { type SwitchFixture, startSwitchFixture } from './test-support.js';
 import type { SwitchMethod } from './types.js';
 
 const SRC = dirname(fileURLToPath(import.meta.url));

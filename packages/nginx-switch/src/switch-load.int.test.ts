@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { sleep } from '@rel/core';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SwitchFixture, startSwitchFixture } from '../test/switch-fixture.js';
 import { switchTraffic } from './index.js';
-import { type SwitchFixture, startSwitchFixture } from './test-support.js';
 import type { SwitchMethod } from './types.js';
 
 const LOAD_MS = 5_000;

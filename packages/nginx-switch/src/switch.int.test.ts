@@ -5,7 +5,9 @@ import { chmod, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Environment, RelError, type RelEvent } from '@rel/core';
+import { type Backend, type NginxInstance, UPSTREAMS, whoAnswers } from '@rel/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type SwitchFixture, startSwitchFixture } from '../test/switch-fixture.js';
 import { listBackups } from './backup.js';
 import {
   type AuditEvent,
@@ -17,14 +19,6 @@ import {
   testNginxConfig,
 } from './index.js';
 import { writeState } from './state.js';
-import {
-  type Backend,
-  type SwitchFixture,
-  startSwitchFixture,
-  type TestNginx,
-  UPSTREAMS,
-  whoAnswers,
-} from './test-support.js';
 import type { SwitchMethod } from './types.js';
 
 async function caught(promise: Promise<unknown>): Promise<RelError> {
@@ -48,7 +42,7 @@ describe.each(['reload', 'socket'] as const)('switchTraffic, %s method, real ngi
   let fixture: SwitchFixture;
   let blue: Backend;
   let green: Backend;
-  let nginx: TestNginx;
+  let nginx: NginxInstance;
   let originalConfig: string;
   let stateDir: string;
   let events: RelEvent[];

@@ -1,15 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isRelError, type RelEvent } from '@rel/core';
+import { closedPort, contentOf, startPostgres, type TestPostgres } from '@rel/test-utils';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTables } from './catalog.js';
 import { connect } from './connection.js';
 import { tableChecksum } from './copy.js';
 import { replicateDatabase } from './replicate.js';
-import { contentOf, startPostgres, type TestPostgres } from './test-support.js';
 import type { ReplicateOptions } from './types.js';
 
 const run = promisify(execFile);
@@ -121,8 +120,8 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
 beforeAll(async () => {
   // The target has a 24 MB tmpfs for a tablespace that fills up.
   [src, dst] = await Promise.all([
-    startPostgres('src'),
-    startPostgres('dst', ['--tmpfs', `${SMALL_DISK}:rw,size=24m,mode=1777`]),
+    startPostgres('replicate-src'),
+    startPostgres('replicate-dst', ['--tmpfs', `${SMALL_DISK}:rw,size=24m,mode=1777`]),
   ]);
   await Promise.all([
     createDatabase(src, 'shop', SCHEMA + fill(1)),
@@ -638,18 +637,12 @@ SELECT pg_catalog.pg_extension_config_dump('relprobe_settings', '');\n`;
   });
 
   it('fails in one line, without the password, and leaves the target untouched, on bad input', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
+    const unusedPort = await closedPort();
     const unreachable = await failure(
-      replicateDatabase(options('small', { source: { ...src.settings('small'), port: closedPort } })),
+      replicateDatabase(options('small', { source: { ...src.settings('small'), port: unusedPort } })),
     );
     expect(unreachable.code).toBe('UNREACHABLE');
-    expect(unreachable.message).toContain(`127.0.0.1:${closedPort}/small`);
+    expect(unreachable.message).toContain(`127.0.0.1:${unusedPort}/small`);
 
     const wrong = await failure(
       replicateDatabase(options('small', { source: { ...src.settings('small'), password: 'wrong-secret-123' } })),

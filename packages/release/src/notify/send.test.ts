@@ -1,6 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { RelEvent } from '@rel/core';
+import { type ReceiverHandler, startReceiver } from '@rel/test-utils';
 import { Agent } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sendNotifications } from './send.js';
@@ -22,15 +21,6 @@ const notification: Notification = {
 // what a Slack webhook URL looks like: the path is the credential
 const SECRET_PATH = '/services/T0SECRET1/B0SECRET2/xoxsecrettoken3';
 
-interface Received {
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: unknown;
-  at: number;
-}
-
-type Handler = (req: IncomingMessage, res: ServerResponse, index: number) => void;
-
 const closers: Array<() => Promise<void>> = [];
 const dispatcher = new Agent({ keepAliveTimeout: 100 });
 afterAll(async () => {
@@ -38,30 +28,9 @@ afterAll(async () => {
   await dispatcher.close();
 });
 
-/** A real HTTP receiver on 127.0.0.1 that records every request; answers 200 `ok` unless `handler` says otherwise. */
-async function receiver(handler: Handler = (_req, res) => res.end('ok')) {
-  const requests: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      requests.push({
-        url: req.url ?? '',
-        headers: req.headers,
-        body: text ? JSON.parse(text) : undefined,
-        at: Date.now(),
-      });
-      handler(req, res, requests.length - 1);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+/** A receiver (@rel/test-utils) that records every request; answers 200 `ok` unless `handler` says otherwise. */
+async function receiver(handler?: ReceiverHandler) {
+  const { url: base, received: requests, close } = await startReceiver(handler);
   closers.push(close);
   return { base, requests, close };
 }
@@ -93,11 +62,11 @@ describe('sendNotifications', () => {
       { target: 'ops-workflow', ok: true, status: 200, attempts: 1, durationMs: expect.any(Number) },
       { target: 'pager', ok: true, status: 200, attempts: 1, durationMs: expect.any(Number) },
     ]);
-    const byPath = (prefix: string) => requests.find((r) => r.url.startsWith(prefix))!;
+    const byPath = (prefix: string) => requests.find((r) => r.path.startsWith(prefix))!;
     for (const r of requests) expect(r.headers['content-type']).toBe('application/json');
 
     const slack = byPath('/slack').body as { text: string; attachments: Array<Record<string, unknown>> };
-    expect(byPath('/slack').url).toBe(`/slack${SECRET_PATH}`);
+    expect(byPath('/slack').path).toBe(`/slack${SECRET_PATH}`);
     expect(slack.text).toBe(`:rotating_light: *Rolled back to blue*\n${notification.text}`);
     expect(slack.attachments[0]).toMatchObject({ color: '#A30200', footer: 'rel · shop', ts: 1762596000 });
     expect(slack.attachments[0]!.fields).toContainEqual({ title: 'Traffic', value: 'green → blue', short: true });

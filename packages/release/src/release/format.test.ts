@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { sampleRecord } from '../../test/sample-record.js';
 import { ciBuildFromEnvironment } from './ci.js';
 import { formatRelease, formatReleaseList } from './format.js';
-import { sampleRecord } from './test-support.js';
 
 describe('history output', () => {
   it('one line per release with id, version, environment, who, start, duration, outcome', () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RelError } from '@rel/core';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { sampleRecord } from '../../test/sample-record.js';
 import {
   findRecord,
   journalDir,
@@ -14,7 +15,6 @@ import {
   writeRecord,
 } from './journal.js';
 import { describeOpenRelease, findOpenRelease } from './open.js';
-import { sampleRecord } from './test-support.js';
 
 async function caught(promise: Promise<unknown>): Promise<RelError> {
   const error = await promise.then(

@@ -1,24 +1,39 @@
-// Helpers for this package's tests; not part of the published API (index.ts does not export it).
-// Integration tests start their own PostgreSQL containers (label rel.test=1, port on 127.0.0.1 only) from the
-// sandbox image, and talk to them through pg, and through `docker exec` for pg_dump / pg_restore.
+// PostgreSQL for integration tests and benchmarks: containers of the sandbox's PostgreSQL image (label rel.test=1,
+// port on 127.0.0.1 only), reached through pg, and through `docker exec` for psql, pg_dump and pg_restore.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pollUntil } from '@rel/core';
 import pg from 'pg';
-import type { ConnectionSettings, DatabaseExec, ExecResult } from './types.js';
+import { SANDBOX_IMAGES } from './sandbox.js';
 
 const run = promisify(execFile);
-const POSTGRES_IMAGE = '127.0.0.1:5000/rel-sample/postgres:15';
+export const POSTGRES_IMAGE = SANDBOX_IMAGES.postgres;
+
+/** The options of @rel/db-migrate's `DatabaseExec` and @rel/replicate's `PgToolExec` (the same shape). */
+export interface PgExecOptions {
+  stdin?: Readable;
+  stdout?: Writable;
+  /** libpq variables (PGUSER, PGPASSWORD, ...): passed by name; PGHOST/PGPORT dropped. */
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+}
+export interface PgExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+export type PgExec = (argv: string[], options?: PgExecOptions) => Promise<PgExecResult>;
 
 /**
- * A `DatabaseExec` over `docker exec [-i] -e NAME... <container> ...argv`, as the CLI runs the tools: the
- * libpq variables go in by name (their values through docker's own environment, never in argv), except
- * PGHOST/PGPORT: inside the container the tool uses the server's local socket.
+ * A `DatabaseExec` / `PgToolExec` over `docker exec [-i] -e NAME... <container> ...argv`, streaming stdin and
+ * stdout, as the CLI runs the tools: the libpq variables go in by name (their values through docker's own
+ * environment, never in argv), except PGHOST/PGPORT: inside the container the tool uses the server's local socket.
  */
-export function dockerExec(container: string): DatabaseExec {
+export function dockerExec(container: string): PgExec {
   return (argv, options = {}) =>
-    new Promise<ExecResult>((resolve, reject) => {
+    new Promise<PgExecResult>((resolve, reject) => {
       const env = Object.fromEntries(
         Object.entries(options.env ?? {}).filter(([name]) => name !== 'PGHOST' && name !== 'PGPORT'),
       );
@@ -39,6 +54,7 @@ export function dockerExec(container: string): DatabaseExec {
       if (options.stdout) child.stdout.pipe(options.stdout);
       else child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
       child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+      // The command may stop reading early (pg_restore --list): EPIPE is not an error.
       child.stdin.on('error', () => {});
       if (options.stdin) options.stdin.pipe(child.stdin);
       else child.stdin.end();
@@ -54,18 +70,33 @@ export function dockerExec(container: string): DatabaseExec {
     });
 }
 
+/** What pg (and @rel/db-migrate / @rel/replicate) need to reach a database of the test container. */
+export interface PgSettings {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
 export interface TestPostgres {
   container: string;
+  /** The published port on 127.0.0.1 (it may change when the container is started again). */
+  readonly port: number;
   password: string;
-  exec: DatabaseExec;
+  exec: PgExec;
   /** Settings for `database` (default `app`) as user `app` (superuser), at the current port. */
-  settings(database?: string): ConnectionSettings;
+  settings(database?: string): PgSettings;
+  /** Creates an empty database and returns its settings. */
+  createDatabase(name: string): Promise<PgSettings>;
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     database: string,
     sql: string,
     values?: unknown[],
   ): Promise<R[]>;
   databases(): Promise<string[]>;
+  /** `pg_dump --schema-only` of the database and, per table, its row count and the md5 of its sorted rows. */
+  snapshot(database: string): Promise<Snapshot>;
   /** Writes a file into the container (for an extension's control and script files). */
   writeFile(path: string, content: string): Promise<void>;
   stop(): Promise<void>;
@@ -74,9 +105,12 @@ export interface TestPostgres {
   remove(): Promise<void>;
 }
 
-/** `dockerArgs`: more `docker run` options (e.g. a small `--tmpfs` for a tablespace that fills up). */
+/**
+ * Starts a PostgreSQL container `reltest-<name>-<random>` (user, password-protected, and database `app`) and waits
+ * until it answers over TCP. `dockerArgs`: more `docker run` options (e.g. a small `--tmpfs` for a tablespace).
+ */
 export async function startPostgres(name: string, dockerArgs: readonly string[] = []): Promise<TestPostgres> {
-  const container = `reltest-replicate-${name}-${randomBytes(4).toString('hex')}`;
+  const container = `reltest-${name}-${randomBytes(4).toString('hex')}`;
   const password = `pw-${randomBytes(8).toString('hex')}`;
   await run('docker', [
     'run',
@@ -97,13 +131,7 @@ export async function startPostgres(name: string, dockerArgs: readonly string[] 
     POSTGRES_IMAGE,
   ]);
   let port = 0;
-  const settings = (database = 'app'): ConnectionSettings => ({
-    host: '127.0.0.1',
-    port,
-    user: 'app',
-    password,
-    database,
-  });
+  const settings = (database = 'app'): PgSettings => ({ host: '127.0.0.1', port, user: 'app', password, database });
   const query = async <R extends pg.QueryResultRow>(database: string, sql: string, values?: unknown[]) => {
     const client = new pg.Client(settings(database));
     await client.connect();
@@ -141,16 +169,24 @@ export async function startPostgres(name: string, dockerArgs: readonly string[] 
     await remove();
     throw error;
   }
-  return {
+  const db: TestPostgres = {
     container,
+    get port() {
+      return port;
+    },
     password,
     exec: dockerExec(container),
     settings,
+    async createDatabase(database) {
+      await query('app', `CREATE DATABASE "${database}"`);
+      return settings(database);
+    },
     query,
     async databases() {
       const rows = await query<{ datname: string }>('postgres', 'SELECT datname FROM pg_database ORDER BY 1');
       return rows.map((row) => row.datname);
     },
+    snapshot: (database) => snapshotOf(db, database),
     async writeFile(path, content) {
       await new Promise<void>((resolve, reject) => {
         const child = spawn('docker', ['exec', '-i', container, 'sh', '-c', 'cat > "$1"', 'sh', path]);
@@ -168,17 +204,36 @@ export async function startPostgres(name: string, dockerArgs: readonly string[] 
     },
     remove,
   };
+  return db;
+}
+
+const USER_TABLES = `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables
+  WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`;
+
+export interface Snapshot {
+  schema: string;
+  tables: Record<string, { rows: number; md5: string | null }>;
+}
+
+async function snapshotOf(db: TestPostgres, database: string): Promise<Snapshot> {
+  const dump = await db.exec(['pg_dump', '--schema-only', '--username=app', `--dbname=${database}`]);
+  if (dump.exitCode !== 0) throw new Error(`pg_dump --schema-only: ${dump.stderr}`);
+  const tables: Snapshot['tables'] = {};
+  for (const { name } of await db.query<{ name: string }>(database, USER_TABLES)) {
+    const [row] = await db.query<{ rows: string; md5: string | null }>(
+      database,
+      `SELECT count(*) AS rows, md5(string_agg(t::text, ',' ORDER BY t::text)) AS md5 FROM ${name} t`,
+    );
+    tables[name] = { rows: Number(row!.rows), md5: row!.md5 };
+  }
+  // pg_dump 15.14+ brackets its output with \restrict <random key>: not part of the schema.
+  return { schema: dump.stdout.replace(/^\\(un)?restrict .*$/gm, ''), tables };
 }
 
 /** Row count and a sum of the md5 of the rows of every table, plus sequences and large objects: "same content". */
 export async function contentOf(db: TestPostgres, database: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  const tables = await db.query<{ name: string }>(
-    database,
-    `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables
-      WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
-  );
-  for (const { name } of tables) {
+  for (const { name } of await db.query<{ name: string }>(database, USER_TABLES)) {
     // md5 of each row folded by a sum: independent of the library's own checksum, and needs no sort.
     const [row] = await db.query<{ rows: string; sum: string | null }>(
       database,
@@ -200,4 +255,35 @@ export async function contentOf(db: TestPostgres, database: string): Promise<Rec
   );
   for (const { oid, md5 } of objects) out[`large object ${oid}`] = md5;
   return out;
+}
+
+/** Runs SQL in a container with psql over its local socket (as user `app`); returns psql's output, trimmed. */
+export async function psql(container: string, sql: string, database = 'app'): Promise<string> {
+  const { stdout } = await run(
+    'docker',
+    ['exec', container, 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-U', 'app', '-d', database, '-c', sql],
+    { maxBuffer: 1 << 26 },
+  );
+  return stdout.trim();
+}
+
+/** Waits (60 s at most) until PostgreSQL in `container` answers pg_isready on TCP inside the container. */
+export async function waitForPostgres(container: string): Promise<void> {
+  // On TCP: the entrypoint's temporary init server listens on the socket only.
+  const isReady = ['exec', container, 'pg_isready', '-q', '-h', '127.0.0.1', '-U', 'app', '-d', 'app'];
+  for (let i = 0; ; i++) {
+    const ok = await run('docker', isReady).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return;
+    if (i > 240) {
+      const { stdout, stderr } = await run('docker', ['logs', '--tail', '20', container]).catch(() => ({
+        stdout: '',
+        stderr: '',
+      }));
+      throw new Error(`PostgreSQL in ${container} did not start within 60 s:\n${stdout}${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }

@@ -1,35 +1,16 @@
-// Helpers for this package's tests; not part of the published API (index.ts does not export it).
-// Integration tests start their own nginx (own prefix, own config, ports 40000-49999 on 127.0.0.1) in front
-// of two tiny Node HTTP servers, blue and green. Never the sandbox's nginx on 127.0.0.1:8088.
+// nginx of its own for a test (own prefix, own config, a port in 40000-49999 on 127.0.0.1) in front of two tiny
+// Node HTTP servers, blue and green. Never the sandbox's nginx on 127.0.0.1:8088.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, get, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Environment, pollUntil } from '@rel/core';
-import { reloadNginx } from './nginx-process.js';
-import { pointLiveLink, prepareSocketDir, renderSocketRoutingConfig } from './socket-route.js';
-import { RELOAD_SETTLE_MS, type SwitchTrafficOptions } from './switch.js';
-import type { EnvironmentAddresses, SwitchMethod } from './types.js';
-import { verifyEnvironment } from './verify.js';
+import { type EnvironmentAddresses, renderSocketRoutingConfig, type SwitchMethod } from '@rel/nginx-switch';
+import { freePort } from './ports.js';
 
 export const NGINX_BIN = '/usr/sbin/nginx';
 export const UPSTREAMS = ['app_api', 'app_web'] as const;
-
-/** A free TCP port on 127.0.0.1 in 40000-49999. */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const port = 40_000 + Math.floor(Math.random() * 10_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createNetServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port in 40000-49999');
-}
 
 export interface Backend {
   name: Environment;
@@ -61,7 +42,7 @@ export async function startBackend(name: Environment): Promise<Backend> {
   return backend;
 }
 
-export interface TestNginx {
+export interface NginxInstance {
   prefix: string;
   confPath: string;
   pidFile: string;
@@ -75,6 +56,7 @@ export interface TestNginx {
   stop(): Promise<void>;
 }
 
+/** The addresses of UPSTREAMS in blue and in green: each environment's backend. */
 export function addressesOf(blue: Backend, green: Backend): EnvironmentAddresses {
   const of = (backend: Backend) => Object.fromEntries(UPSTREAMS.map((name) => [name, `127.0.0.1:${backend.port}`]));
   return { blue: of(blue), green: of(green) };
@@ -134,7 +116,7 @@ ${options.method === 'reload' ? '        add_header X-Rel-Environment blue alway
 /** Starts nginx in the foreground as a child (`daemon off`), with its own prefix, and waits until it answers. */
 export async function startNginx(
   configFor: (context: { port: number; socketDir: string }) => string,
-): Promise<TestNginx> {
+): Promise<NginxInstance> {
   const prefix = await mkdtemp(join(tmpdir(), 'rel-ns-'));
   // Workers run as nobody: they must reach the prefix (temp files) and the socket directory.
   await chmod(prefix, 0o755);
@@ -154,7 +136,7 @@ export async function startNginx(
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pidFile = join(prefix, 'nginx.pid');
-  const nginx: TestNginx = {
+  const nginx: NginxInstance = {
     prefix,
     confPath,
     pidFile,
@@ -189,99 +171,4 @@ export async function startNginx(
     throw new Error(`${(error as Error).message}; stderr: ${stderr.trim()}`);
   }
   return nginx;
-}
-
-/** GET through nginx on a new connection (what a new client sees): status and the X-Rel-Environment header. */
-export function whoAnswers(url: string): Promise<{ status: number; env: string | null }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const env = res.headers['x-rel-environment'];
-        resolve({ status: res.statusCode ?? 0, env: typeof env === 'string' ? env : null });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 2000ms`)));
-    req.on('error', reject);
-  });
-}
-
-export interface SwitchFixture {
-  method: SwitchMethod;
-  blue: Backend;
-  green: Backend;
-  nginx: TestNginx;
-  /** The config nginx started with (routes to blue). */
-  originalConfig: string;
-  /** Back to the start: both backends healthy, original config (reloaded if it had changed), blue live. */
-  reset(): Promise<void>;
-  /** Switch options for this nginx; `stateDir` holds the state file, audit log and backups. */
-  options(target: string, stateDir: string, extra?: Partial<SwitchTrafficOptions>): SwitchTrafficOptions;
-  /** Which environment answers `/health` and `/api/health` (they must agree). */
-  serving(): Promise<string | null>;
-  stop(): Promise<void>;
-}
-
-/** nginx (own prefix and config for `method`) in front of a blue and a green backend; blue live. */
-export async function startSwitchFixture(method: SwitchMethod): Promise<SwitchFixture> {
-  const blue = await startBackend('blue');
-  const green = await startBackend('green');
-  const addresses = addressesOf(blue, green);
-  const nginx = await startNginx(({ port, socketDir }) => renderTestConfig({ method, port, socketDir, addresses }));
-  const originalConfig = await readFile(nginx.confPath, 'utf8');
-  const fixture: SwitchFixture = {
-    method,
-    blue,
-    green,
-    nginx,
-    originalConfig,
-    reset: async () => {
-      blue.status = 200;
-      green.status = 200;
-      if ((await readFile(nginx.confPath, 'utf8')) !== originalConfig) {
-        await writeFile(nginx.confPath, originalConfig);
-        await reloadNginx({ kind: 'command', command: nginx.reloadCommand });
-      }
-      if (method === 'socket') {
-        await prepareSocketDir(nginx.socketDir);
-        await pointLiveLink(nginx.socketDir, 'blue');
-      }
-      const ready = await verifyEnvironment({
-        url: [nginx.url('/health'), nginx.url('/api/health')],
-        environment: 'blue',
-        // after a reload, until the old workers stop taking connections
-        settleMs: method === 'reload' ? RELOAD_SETTLE_MS : 0,
-      });
-      if (!ready.ok) throw new Error(`test nginx does not serve blue after reset: ${ready.seen}`);
-    },
-    options: (target, stateDir, extra = {}) => ({
-      target,
-      configFile: nginx.confPath,
-      upstreams: [...UPSTREAMS],
-      addresses,
-      stateFile: join(stateDir, 'state.json'),
-      testCommand: nginx.testCommand,
-      reload: { kind: 'command', command: nginx.reloadCommand },
-      pidFile: nginx.pidFile,
-      verifyUrl: [nginx.url('/health'), nginx.url('/api/health')],
-      verifyTimeoutMs: 5_000,
-      checkTarget: async () => ({ ok: true }),
-      versions: { blue: 'v1', green: 'v2' },
-      ...extra,
-    }),
-    serving: async () => {
-      const [web, api] = await Promise.all([whoAnswers(nginx.url('/health')), whoAnswers(nginx.url('/api/health'))]);
-      if (web.env !== api.env || web.status !== 200 || api.status !== 200) {
-        throw new Error(`/health answered ${web.env} (${web.status}), /api/health ${api.env} (${api.status})`);
-      }
-      return web.env;
-    },
-    stop: async () => {
-      await nginx.stop();
-      await blue.close();
-      await green.close();
-    },
-  };
-  await fixture.reset();
-  return fixture;
 }

@@ -1,38 +1,18 @@
-// Helpers for this package's integration tests; not part of the published API (index.ts does not export it).
+// The Docker engine in tests: unique names, the busybox test image, and removing what a test created (through the
+// engine's API with a @rel/docker client, or through the docker CLI).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { removeContainers } from './containers.js';
-import { removeNetwork, removeVolume } from './resources.js';
-import type { DockerClient, RegistryAuth } from './types.js';
+import { type DockerClient, removeContainers, removeNetwork, removeVolume } from '@rel/docker';
 
-/** Every resource a test creates carries this label, so leftovers can be found (the sandbox removes them). */
-export const TEST_LABELS = { 'rel.test': '1' } as const;
-
-export const SANDBOX_REGISTRY = '127.0.0.1:5000';
-export const SANDBOX_IMAGES = {
-  postgres: `${SANDBOX_REGISTRY}/rel-sample/postgres:15`,
-  api: `${SANDBOX_REGISTRY}/rel-sample/api:v1`,
-  client: `${SANDBOX_REGISTRY}/rel-sample/client:v1`,
-} as const;
-
-const REPO_ROOT = new URL('../../../', import.meta.url);
+const run = promisify(execFile);
 
 /** A name no other test run uses: `reltest-docker-<what>-<random>`. */
 export function uniqueName(what: string): string {
   return `reltest-docker-${what}-${randomBytes(4).toString('hex')}`;
-}
-
-/** The sandbox registry's credentials (`scripts/sandbox` writes the password to .sandbox/registry/password). */
-export async function sandboxRegistryAuth(): Promise<RegistryAuth> {
-  const file = new URL('.sandbox/registry/password', REPO_ROOT);
-  const password = await readFile(file, 'utf8').catch(() => {
-    throw new Error(`${file.pathname} is missing: run \`bash scripts/sandbox\` first`);
-  });
-  return { serveraddress: SANDBOX_REGISTRY, username: 'rel', password: password.trim() };
 }
 
 // A FROM-scratch image with the host's static busybox: an HTTP server (httpd) with /health, a fake
@@ -66,7 +46,7 @@ export async function buildBusyboxImage(client: DockerClient): Promise<string> {
     for (const sub of ['bin', 'www', 'tmp']) await mkdir(join(rootfs, sub), { recursive: true });
     await chmod(join(rootfs, 'tmp'), 0o1777);
     await copyFile('/usr/bin/busybox', join(rootfs, 'bin/busybox'));
-    const { stdout } = await promisify(execFile)('/usr/bin/busybox', ['--list']);
+    const { stdout } = await run('/usr/bin/busybox', ['--list']);
     for (const applet of stdout.split('\n').filter((name) => name && name !== 'busybox')) {
       await symlink('busybox', join(rootfs, 'bin', applet));
     }
@@ -88,7 +68,7 @@ export async function buildBusyboxImage(client: DockerClient): Promise<string> {
   }
 }
 
-/** Removes the test containers, networks and volumes whose names start with `prefix`. */
+/** Removes the test containers, networks and volumes (label rel.test=1) whose names start with `prefix`. */
 export async function removeTestResources(client: DockerClient, prefix: string): Promise<void> {
   const label = [`rel.test=1`];
   const containers = await client.docker.listContainers({ all: true, filters: { label } });
@@ -105,12 +85,41 @@ export async function removeTestResources(client: DockerClient, prefix: string):
     await removeVolume(client, volume.Name);
 }
 
-/** Collects everything thrown, for assertions on RelErrors. */
-export async function caught(promise: Promise<unknown>): Promise<Error & { code?: string; details?: unknown }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
+/** Runs the docker CLI; its standard output, trimmed. */
+export async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await run('docker', args, { maxBuffer: 1 << 26 });
+  return stdout.trim();
+}
+
+/** Removes every container, network and volume of a project (label rel.project=<project>) with the docker CLI. */
+export async function removeProject(project: string): Promise<void> {
+  const ids = (await docker('ps', '-aq', '--filter', `label=rel.project=${project}`)).split('\n').filter(Boolean);
+  // "already in progress" / "no such container": someone else is removing it, which is what we want
+  if (ids.length > 0) await docker('rm', '-f', '-v', ...ids).catch(() => undefined);
+  for (const kind of ['network', 'volume'] as const) {
+    const names = (await docker(kind, 'ls', '-q', '--filter', `label=rel.project=${project}`))
+      .split('\n')
+      .filter(Boolean);
+    if (names.length > 0) await docker(kind, 'rm', ...names).catch(() => undefined);
   }
-  throw new Error('expected a rejection, got a result');
+}
+
+/** Container IDs of a project's environment by role, from the engine. */
+export async function containerIds(project: string, env: string): Promise<Record<string, string>> {
+  const out = await docker(
+    'ps',
+    '-a',
+    '--filter',
+    `label=rel.project=${project}`,
+    '--filter',
+    `label=rel.environment=${env}`,
+    '--format',
+    '{{.Label "rel.role"}} {{.ID}}',
+  );
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string]),
+  );
 }

@@ -1,6 +1,6 @@
-// Test support of the release journal's tests (never exported by the package).
-import { thisProcess } from '../lock.js';
-import { newReleaseId, RELEASE_STEPS, type ReleaseRecord } from './journal.js';
+// A release record for the journal's tests (uses the journal's internal newReleaseId; not in the tarball: `files` is dist).
+import { thisProcess } from '../src/lock.js';
+import { newReleaseId, RELEASE_STEPS, type ReleaseRecord } from '../src/release/journal.js';
 
 /** A record of a release of v2 from blue to green, run by this process, every step pending. */
 export function sampleRecord(overrides: Partial<ReleaseRecord> = {}): ReleaseRecord {

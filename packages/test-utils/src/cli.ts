@@ -1,13 +1,24 @@
+// The `rel` CLI against the sandbox: a test project of its own per test file (containers, ports, state), the built
+// `rel` run with its config, and an nginx of its own in front of the project's blue and green ports.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { prepareSocketDir, renderSocketRoutingConfig } from '@rel/nginx-switch';
+import { docker, removeProject } from './docker.js';
+import { type Answer, whoAnswers } from './http.js';
+import { REPO_ROOT } from './sandbox.js';
 
 const exec = promisify(execFile);
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-export const relBin = join(root, 'apps/cli/bin/rel.js');
+/** The built `rel` (apps/cli/bin/rel.js): run it with `process.execPath`. */
+export const relBin = join(REPO_ROOT, 'apps/cli/bin/rel.js');
+
+export interface RelResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface TestProject {
   project: string;
@@ -17,8 +28,8 @@ export interface TestProject {
     blue: { apiPort: number; clientPort: number; dbPort: number };
     green: { apiPort: number; clientPort: number; dbPort: number };
   };
-  /** Runs the built `rel` with this project's config. */
-  rel(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs the built `rel` with this project's config (CI=1; killed after 90 s, saying so in its stderr). */
+  rel(args: string[], env?: NodeJS.ProcessEnv): Promise<RelResult>;
   /** Removes every container, network and volume of the project. */
   cleanup(): Promise<void>;
 }
@@ -46,7 +57,7 @@ export function testProject(name: string, edit: (yaml: string) => string = (y) =
   const configFile = join(dir, 'rel.config.yaml');
   // the example's nginx section fronts the sandbox's own project, and its release section runs a check beside the
   // example: both go (from the nginx comment to the end); a test adds its own (startTestNginx)
-  const yaml = readFileSync(join(root, 'examples/sandbox/rel.config.yaml'), 'utf8')
+  const yaml = readFileSync(join(REPO_ROOT, 'examples/sandbox/rel.config.yaml'), 'utf8')
     .replace(/^# The sandbox's nginx[\s\S]*$/m, '')
     .replace('project: sample', `project: ${project}`)
     .replace(/blue: +\{[^}]*\}/, `blue: ${flow(ports.blue)}`)
@@ -80,47 +91,6 @@ export function testProject(name: string, edit: (yaml: string) => string = (y) =
   };
 }
 
-export async function docker(...args: string[]): Promise<string> {
-  const { stdout } = await exec('docker', args, { maxBuffer: 1 << 24 });
-  return stdout.trim();
-}
-
-export async function removeProject(project: string): Promise<void> {
-  const ids = (await docker('ps', '-aq', '--filter', `label=rel.project=${project}`)).split('\n').filter(Boolean);
-  // "already in progress" / "no such container": someone else is removing it, which is what we want
-  if (ids.length > 0) await docker('rm', '-f', '-v', ...ids).catch(() => undefined);
-  for (const kind of ['network', 'volume'] as const) {
-    const names = (await docker(kind, 'ls', '-q', '--filter', `label=rel.project=${project}`))
-      .split('\n')
-      .filter(Boolean);
-    if (names.length > 0) await docker(kind, 'rm', ...names).catch(() => undefined);
-  }
-}
-
-/** Container IDs of a project's environment by role, from the engine. */
-export async function containerIds(project: string, env: string): Promise<Record<string, string>> {
-  const out = await docker(
-    'ps',
-    '-a',
-    '--filter',
-    `label=rel.project=${project}`,
-    '--filter',
-    `label=rel.environment=${env}`,
-    '--format',
-    '{{.Label "rel.role"}} {{.ID}}',
-  );
-  return Object.fromEntries(
-    out
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.split(' ') as [string, string]),
-  );
-}
-
-export function registryPassword(): string {
-  return readFileSync(join(root, '.sandbox/registry/password'), 'utf8').trim();
-}
-
 export interface TestNginx {
   prefix: string;
   configFile: string;
@@ -137,8 +107,6 @@ export interface TestNginx {
  * environment header), exactly as the sandbox's nginx is.
  */
 export async function startTestNginx(t: TestProject, method: 'socket' | 'reload'): Promise<TestNginx> {
-  const { renderSocketRoutingConfig, prepareSocketDir } = await import('@rel/nginx-switch');
-  const { chmodSync, mkdirSync, writeFileSync: write } = await import('node:fs');
   const prefix = join(t.dir, `nginx-${method}`);
   mkdirSync(join(prefix, 'logs'), { recursive: true });
   // nginx workers run as nobody: they must be able to reach the sockets under the test's temp dir
@@ -159,7 +127,7 @@ export async function startTestNginx(t: TestProject, method: 'socket' | 'reload'
     routing = `upstream ${api} {\n    server ${addresses.blue[api]};\n}\nupstream ${client} {\n    server ${addresses.blue[client]};\n}\n`;
   }
   const configFile = join(prefix, 'nginx.conf');
-  write(
+  writeFileSync(
     configFile,
     `worker_processes 1;
 pid nginx.pid;
@@ -189,7 +157,10 @@ ${method === 'reload' ? '        add_header X-Rel-Environment blue always;\n' : 
 }
 `,
   );
-  write(join(prefix, 'extra.conf'), '# included by nginx.conf; a test removes it to break the config on purpose\n');
+  writeFileSync(
+    join(prefix, 'extra.conf'),
+    '# included by nginx.conf; a test removes it to break the config on purpose\n',
+  );
   await exec('nginx', ['-p', `${prefix}/`, '-c', 'nginx.conf']);
   const yaml = `
 nginx:
@@ -215,23 +186,9 @@ nginx:
   };
 }
 
-/** Which environment answered through nginx, and how; on a new connection, so no worker of before answers. */
-export async function throughNginx(publicUrl: string, path = '/api/health') {
-  const { get } = await import('node:http');
-  return new Promise<{ status: number; env: string | undefined; version: string | undefined }>((resolve, reject) => {
-    const req = get(`${publicUrl}${path}`, { agent: false, timeout: 3000 }, (res) => {
-      res.resume();
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          env: res.headers['x-rel-environment'] as string | undefined,
-          version: res.headers['x-app-version'] as string | undefined,
-        }),
-      );
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${publicUrl}${path}`)));
-    req.on('error', reject);
-  });
+/** Which environment answered `path` through nginx, and which version (a new connection, within 3 s). */
+export function throughNginx(publicUrl: string, path = '/api/health'): Promise<Answer> {
+  return whoAnswers(`${publicUrl}${path}`, 3000);
 }
 
 /** Starts a stopped container of a test project and waits until its API answers 200 at `port` (10 s at most). */
@@ -247,35 +204,4 @@ export async function startAndWaitHealthy(container: string, port: number): Prom
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${container} is not healthy after 10 s (last status ${status})`);
-}
-
-export interface Receiver {
-  /** `http://127.0.0.1:<port>` */
-  url: string;
-  /** Every request received, oldest first: its path and JSON body. */
-  received: { path: string; body: Record<string, unknown> }[];
-  close(): Promise<void>;
-}
-
-/** A local HTTP receiver of notifications (webhook, Slack, Teams) that records what it gets and answers 200. */
-export async function startReceiver(): Promise<Receiver> {
-  const { createServer } = await import('node:http');
-  const received: Receiver['received'] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', body: JSON.parse(body) });
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    received,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
 }

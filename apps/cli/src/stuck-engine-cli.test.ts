@@ -1,13 +1,11 @@
-// The built `rel` (apps/cli/bin/rel.js, which bundles this package) against a Docker engine that accepts
+// The built `rel` (apps/cli/bin/rel.js, which bundles @rel/docker) against a Docker engine that accepts
 // connections and never answers: issue 15 saw `rel status` run 731 s until killed, deaf to its first SIGTERM.
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { type FakeEngine, REPO_ROOT, relBin as rel, startSilentEngine } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeEngine, startSilentEngine } from './test-servers.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const rel = `${root}apps/cli/bin/rel.js`;
-const config = `${root}examples/sandbox/rel.config.yaml`;
+const config = join(REPO_ROOT, 'examples/sandbox/rel.config.yaml');
 
 interface Run {
   code: number | null;
