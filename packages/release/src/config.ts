@@ -14,8 +14,13 @@ export type {
   NginxReload,
   NotificationsConfig,
   RelConfig,
+  ReleaseCheck,
+  ReleaseConfig,
   ReplicateConfig,
+  SchemaContext,
 } from './config/schema.js';
+export { relConfigSchema } from './config/schema.js';
+export type { ConfigSchema } from './config/sections.js';
 export { parseShare, parseSize, parseWholeNumber } from './config/units.js';
 export type { ExitCode } from './exit-codes.js';
 export { EXIT, exitCodeFor, exitCodeForRelease } from './exit-codes.js';
