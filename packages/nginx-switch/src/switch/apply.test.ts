@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { RelError } from '@rel/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ADDRESSES, type PhaseFixture, phaseFixture, reloadConfig } from '../../test/phase-fixture.js';
 import { readLiveLink } from '../socket-route.js';
 import { readState, writeState } from '../state.js';
 import type { LiveState } from '../types.js';
 import { applyRouting, describeReload, fallbackOf } from './apply.js';
-import { ADDRESSES, type PhaseFixture, phaseFixture, reloadConfig } from './phase-fixture.js';
 
 const FAILING_TEST = [
   'sh',

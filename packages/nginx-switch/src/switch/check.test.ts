@@ -2,9 +2,9 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type PhaseFixture, phaseFixture } from '../../test/phase-fixture.js';
 import { writeState } from '../state.js';
 import { checkBeforeSwitching, checkTargetCanTakeTraffic, describePending } from './check.js';
-import { type PhaseFixture, phaseFixture } from './phase-fixture.js';
 import { startSwitch } from './run.js';
 
 let nginx: Server;

@@ -2,12 +2,12 @@ import { readFile, unlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type PhaseFixture, phaseFixture } from '../../test/phase-fixture.js';
 import { readLiveLink } from '../socket-route.js';
 import { readState, writeState } from '../state.js';
 import type { LiveState } from '../types.js';
 import { fallbackOf } from './apply.js';
 import { settleMsOf, switchBack, verifyTarget } from './confirm.js';
-import { type PhaseFixture, phaseFixture } from './phase-fixture.js';
 import { RELOAD_SETTLE_MS } from './run.js';
 
 // Stands in for nginx: answers with the environment `serving` names.

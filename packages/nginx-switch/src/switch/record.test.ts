@@ -1,8 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type PhaseFixture, phaseFixture } from '../../test/phase-fixture.js';
 import { readState, writeState } from '../state.js';
 import type { LiveState } from '../types.js';
-import { type PhaseFixture, phaseFixture } from './phase-fixture.js';
 import { liveState, recordIntentAndBackUp, recordLive, repairStateOfLiveTarget, settleState } from './record.js';
 
 const OLD: LiveState = {

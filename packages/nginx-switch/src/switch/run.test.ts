@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RelError } from '@rel/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type PhaseFixture, phaseFixture } from './phase-fixture.js';
+import { type PhaseFixture, phaseFixture } from '../../test/phase-fixture.js';
 import { appendAudit, refuseOnFailure, runPhase, startSwitch } from './run.js';
 
 let fixture: PhaseFixture;

@@ -4,10 +4,10 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RelEvent } from '@rel/core';
-import { readRouting } from '../status.js';
-import type { AuditEvent, SwitchMethod } from '../types.js';
-import type { SwitchTrafficOptions } from './options.js';
-import { type SwitchRun, startSwitch } from './run.js';
+import { readRouting } from '../src/status.js';
+import type { SwitchTrafficOptions } from '../src/switch/options.js';
+import { type SwitchRun, startSwitch } from '../src/switch/run.js';
+import type { AuditEvent, SwitchMethod } from '../src/types.js';
 
 export const ADDRESSES = { blue: { api: '127.0.0.1:18081' }, green: { api: '127.0.0.1:18082' } };
 
