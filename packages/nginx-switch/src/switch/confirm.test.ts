@@ -44,7 +44,7 @@ afterEach(async () => {
   serving = 'blue';
 });
 
-const quick = () => ({ verifyUrl: url, verifyConsecutive: 2, verifySettleMs: 0, verifyTimeoutMs: 400 });
+const quick = () => ({ verifyUrl: url, verifyConsecutive: 2, verifySettleMs: 0, verifyTimeoutMs: 2000 });
 
 describe('verifyTarget', () => {
   it('settles 500 ms after a reload and not at all for a flip, unless told', async () => {
