@@ -151,6 +151,11 @@ describe('config', () => {
     expect(malformed.message).not.toContain('hunter2');
   });
 
+  it('reads a ${VAR} only where a key is known: an unknown key is reported, not its unset variable', () => {
+    const error = configError(example.replace('stateDir:', 'extra: ${NOT_SET}\nstateDir:'));
+    expect(error.details?.problems).toEqual([expect.stringMatching(/^extra: unknown key \(expected one of project, /)]);
+  });
+
   it('reports malformed YAML with its line', () => {
     expect(configError('project: [unclosed\nregistry: {').message).toMatch(/is not valid YAML at line \d+/);
   });
@@ -215,6 +220,8 @@ describe('monitor and replicate sections', () => {
     ['monitor:\n  threshold: 0', /monitor\.threshold: 0 is not valid \(expected a whole number >= 1\)/],
     ['monitor:\n  failures: { count: 6, of: 5 }', /monitor\.failures: count 6 is more than of 5/],
     ['monitor:\n  memory: { limit: lots }', /monitor\.memory\.limit: "lots" is not a size/],
+    ['monitor:\n  p95: { window: 5 }', /monitor\.p95\.above: missing \(expected a duration: 30s, 10m or seconds\)$/],
+    ['monitor:\n  failures: { of: 5 }', /monitor\.failures\.count: missing \(expected a whole number >= 1\)$/],
     ['monitor:\n  every: 1s', /monitor\.every: unknown key/],
     ['replicate: { parallel: 0 }', /replicate\.parallel: 0 is not valid/],
   ])('refuses %j', (yaml, message) => {
