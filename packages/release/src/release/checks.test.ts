@@ -61,18 +61,21 @@ describe('pre-switch check commands', () => {
     const marker = join(dir, 'grandchild-alive');
     const script = `
       const { spawn } = require('node:child_process');
-      const grandchild = "setTimeout(() => require('node:fs').writeFileSync(process.env.MARKER, 'x'), 1500)";
+      const grandchild = "setTimeout(() => require('node:fs').writeFileSync(process.env.MARKER, 'x'), 2500)";
       spawn(process.execPath, ['-e', grandchild], { stdio: 'ignore', env: { MARKER: ${JSON.stringify(marker)} } });
       console.log('waiting');
       setInterval(() => {}, 1000);`;
     const started = Date.now();
-    const error = await failure(runCheckCommand(node(script, 400), options()));
+    // 2 s: time for two Node processes to start on a loaded machine ('waiting' in the message shows the
+    // grandchild was started before the kill); a surviving grandchild would write its marker 2500 ms after it
+    // started, after the kill, and is looked for 3500 ms after the kill
+    const error = await failure(runCheckCommand(node(script, 2000), options()));
     expect(error.code).toBe('TIMEOUT');
-    expect(error.message).toMatch(/^pre-switch check probe did not finish within 400ms and was killed: waiting$/);
-    expect(Date.now() - started).toBeLessThan(3000);
-    await new Promise((resolve) => setTimeout(resolve, 1800));
+    expect(error.message).toMatch(/^pre-switch check probe did not finish within 2\.0s and was killed: waiting$/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
     expect(existsSync(marker)).toBe(false);
-  });
+  }, 15_000);
 
   it('a program that does not exist is a CONFIG error naming it', async () => {
     const error = await failure(
