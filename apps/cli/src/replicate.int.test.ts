@@ -15,8 +15,23 @@ async function replicateInBackground(configFile: string) {
   const child = spawn(process.execPath, [relBin, 'db', 'replicate', 'blue', 'green', '--json', '--config', configFile]);
   let out = '';
   child.stdout.on('data', (c) => (out += c));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  for (let i = 0; i < 300 && !/"step":"db:replicate:copy"/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+  let done = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      done = true;
+      resolve(code);
+    }),
+  );
+  // until the copy step starts (preparing and the schema take seconds, more on a loaded machine): a run that
+  // never gets there is killed before the test fails, so that it holds no lock for the next test
+  const deadline = Date.now() + 90_000;
+  while (!done && Date.now() < deadline && !/"step":"db:replicate:copy"/.test(out)) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!/"step":"db:replicate:copy"/.test(out)) {
+    child.kill('SIGKILL');
+    await exited;
+  }
   expect(out).toMatch(/"step":"db:replicate:copy"/);
   return { child, exited };
 }
