@@ -2,12 +2,22 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type EventSink, errorMessage, formatDuration, ignoreEvents, log, RelError, sleep } from '@rel/core';
+import {
+  currentUser,
+  type EventSink,
+  errorMessage,
+  formatDuration,
+  ignoreEvents,
+  log,
+  RelError,
+  sleep,
+} from '@rel/core';
 import { writeTempFile } from './durable-file.js';
-import { checkableHere, currentUser, pidNamespace, processLiveness, processStartTime } from './process-identity.js';
+import { checkableHere, pidNamespace, processLiveness, processStartTime } from './process-identity.js';
 
+export { currentUser } from '@rel/core';
 export type { ProcessIdentity } from './process-identity.js';
-export { currentUser, processState, thisProcess } from './process-identity.js';
+export { processState, thisProcess } from './process-identity.js';
 
 /** Name of the lock file inside the state directory. */
 export const RELEASE_LOCK_FILE = 'release.lock';

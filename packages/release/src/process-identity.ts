@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 
 // Processes as the release lock and release records name them: whether a holder still runs, from this host.
 
@@ -30,16 +30,6 @@ export function thisProcess(): ProcessIdentity {
 export function processState(identity: ProcessIdentity): 'alive' | 'gone' | 'unknown' {
   if (!checkableHere(identity)) return 'unknown';
   return processLiveness(identity) === 'alive' ? 'alive' : 'gone';
-}
-
-/** The user running rel, for lock holders and event logs. */
-export function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    // no passwd entry (a container running as an arbitrary uid)
-    return process.env.USER ?? `uid ${process.getuid?.() ?? '?'}`;
-  }
 }
 
 export function processLiveness(holder: { pid: number; pidStartTime?: string }): 'alive' | 'dead' | 'reused' {

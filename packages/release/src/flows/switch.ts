@@ -1,7 +1,6 @@
-import { appendFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type Environment, type EventSink, errorMessage, RelError } from '@rel/core';
+import { appendJsonLine, type Environment, type EventSink, errorMessage, RelError } from '@rel/core';
 import { type DockerClient, findContainers } from '@rel/docker';
 import {
   type EnvironmentAddresses,
@@ -244,6 +243,6 @@ export async function readLive(config: RelConfig): Promise<LiveEnvironment | und
 
 async function recordEvent(config: RelConfig, event: Record<string, unknown>): Promise<void> {
   const { eventsFile } = switchFiles(config);
-  await mkdir(config.stateDir, { recursive: true });
-  await appendFile(eventsFile, `${JSON.stringify(event)}\n`, { flag: 'a' });
+  // one line, appended and flushed to disk (mkdir included)
+  appendJsonLine(eventsFile, event);
 }

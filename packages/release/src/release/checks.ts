@@ -1,9 +1,8 @@
 import { dirname } from 'node:path';
-import { type Environment, type EventSink, formatDuration, log, RelError } from '@rel/core';
+import { type Environment, type EventSink, formatDuration, log, RelError, redact } from '@rel/core';
 import type { DockerClient } from '@rel/docker';
 import type { RelConfig, ReleaseCheck } from '../config/schema.js';
 import { checkEnvironment } from '../flows/switch.js';
-import { redact } from '../redact.js';
 
 export interface PreSwitchCheckOptions {
   config: RelConfig;
