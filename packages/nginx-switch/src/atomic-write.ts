@@ -54,23 +54,6 @@ export async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Appends one line with a single `write(2)` on a file opened with O_APPEND, so concurrent writers never
- * interleave inside a line. Creates the file (0o644) if missing.
- */
-export async function appendLine(path: string, line: string): Promise<void> {
-  const buffer = Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
-  const handle = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o644);
-  try {
-    const { bytesWritten } = await handle.write(buffer, 0, buffer.length);
-    if (bytesWritten !== buffer.length) {
-      throw new Error(`short write to ${path}: ${bytesWritten} of ${buffer.length} bytes`);
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
  * Creates `dir` if missing and proves it writable by creating and removing a file in it (`access(W_OK)`
  * alone says yes to root on a read-only mount). Throws RelError CONFIG naming the directory and `what` it is.
  */

@@ -1,8 +1,9 @@
 import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appendJsonLine } from '@rel/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendLine, ensureWritableDir, writeFileAtomic } from './atomic-write.js';
+import { ensureWritableDir, writeFileAtomic } from './atomic-write.js';
 import { appendAuditEvent } from './audit.js';
 import { readState, removeState, writeState } from './state.js';
 import type { AuditEvent } from './types.js';
@@ -110,7 +111,10 @@ describe('audit log', () => {
       configFile: '/etc/nginx/nginx.conf',
     };
     await appendAuditEvent(file, event);
-    await Promise.all([appendAuditEvent(file, { ...event, to: 'blue' }), appendLine(file, '{"manual":true}')]);
+    await Promise.all([
+      appendAuditEvent(file, { ...event, to: 'blue' }),
+      Promise.resolve().then(() => appendJsonLine(file, { manual: true })),
+    ]);
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
     expect(lines).toHaveLength(3);
     expect(JSON.parse(lines[0]!)).toEqual(event);
