@@ -1,7 +1,7 @@
 import { RelError } from '@rel/core';
 import { describe, expect, it } from 'vitest';
+import { fakeContext } from '../../test/wait-context.js';
 import { Wait } from '../wait.js';
-import { fakeContext } from './test-context.js';
 
 describe('Wait.forAll', () => {
   it('takes the longest timeout and the shortest interval of its parts unless told otherwise', () => {

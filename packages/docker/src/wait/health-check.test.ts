@@ -1,7 +1,7 @@
 import type Dockerode from 'dockerode';
 import { describe, expect, it } from 'vitest';
+import { fakeContext } from '../../test/wait-context.js';
 import { Wait } from '../wait.js';
-import { fakeContext } from './test-context.js';
 
 const withHealth = (health: Partial<Dockerode.ContainerInspectInfo['State']['Health']> | undefined) =>
   fakeContext({

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeContext } from '../../test/wait-context.js';
 import { Wait } from '../wait.js';
 import type { ReadinessCheck, WaitContext } from './strategy.js';
-import { fakeContext } from './test-context.js';
 
 let server: Server;
 let port: number;

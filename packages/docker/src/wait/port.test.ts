@@ -1,7 +1,7 @@
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeContext } from '../../test/wait-context.js';
 import { Wait } from '../wait.js';
-import { fakeContext } from './test-context.js';
 
 let listening: Server;
 let closedPort: number;

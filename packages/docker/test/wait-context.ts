@@ -1,7 +1,7 @@
 // A WaitContext for unit tests of one strategy's check: no engine, the container given as the test wants it.
 import type Dockerode from 'dockerode';
-import type { DockerClient } from '../types.js';
-import type { WaitContext } from './strategy.js';
+import type { DockerClient } from '../src/types.js';
+import type { WaitContext } from '../src/wait/strategy.js';
 
 export function fakeContext(
   extra: { container?: Partial<Dockerode.ContainerInspectInfo>; ports?: Record<number, number> } = {},
