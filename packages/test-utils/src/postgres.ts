@@ -2,72 +2,37 @@
 // port on 127.0.0.1 only), reached through pg, and through `docker exec` for psql, pg_dump and pg_restore.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pollUntil } from '@rel/core';
+import { type DatabaseExec, type ExecOptions, type ExecResult, localExec } from '@rel/postgres';
 import pg from 'pg';
 import { SANDBOX_IMAGES } from './sandbox.js';
 
 const run = promisify(execFile);
 export const POSTGRES_IMAGE = SANDBOX_IMAGES.postgres;
 
-/** The options of @rel/db-migrate's `DatabaseExec` and @rel/replicate's `PgToolExec` (the same shape). */
-export interface PgExecOptions {
-  stdin?: Readable;
-  stdout?: Writable;
-  /** libpq variables (PGUSER, PGPASSWORD, ...): passed by name; PGHOST/PGPORT dropped. */
-  env?: Record<string, string>;
-  signal?: AbortSignal;
-}
-export interface PgExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-export type PgExec = (argv: string[], options?: PgExecOptions) => Promise<PgExecResult>;
+/** The exec of @rel/db-migrate (`DatabaseExec`) and @rel/replicate (`PgToolExec`): @rel/postgres's one shape. */
+export type PgExecOptions = ExecOptions;
+export type PgExecResult = ExecResult;
+export type PgExec = DatabaseExec;
 
 /**
- * A `DatabaseExec` / `PgToolExec` over `docker exec [-i] -e NAME... <container> ...argv`, streaming stdin and
- * stdout, as the CLI runs the tools: the libpq variables go in by name (their values through docker's own
- * environment, never in argv), except PGHOST/PGPORT: inside the container the tool uses the server's local socket.
+ * A `DatabaseExec` / `PgToolExec` over `docker exec [-i] -e NAME... <container> ...argv` (run by @rel/postgres's
+ * `localExec`, streaming stdin and stdout), as the CLI runs the tools: the libpq variables go in by name (their
+ * values through docker's own environment, never in argv), except PGHOST/PGPORT: inside the container the tool
+ * uses the server's local socket.
  */
 export function dockerExec(container: string): PgExec {
-  return (argv, options = {}) =>
-    new Promise<PgExecResult>((resolve, reject) => {
-      const env = Object.fromEntries(
-        Object.entries(options.env ?? {}).filter(([name]) => name !== 'PGHOST' && name !== 'PGPORT'),
-      );
-      const args = [
-        'exec',
-        ...(options.stdin ? ['-i'] : []),
-        ...Object.keys(env).flatMap((name) => ['-e', name]),
-        container,
-        ...argv,
-      ];
-      const child = spawn('docker', args, {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, ...env },
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      if (options.stdout) child.stdout.pipe(options.stdout);
-      else child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-      // The command may stop reading early (pg_restore --list): EPIPE is not an error.
-      child.stdin.on('error', () => {});
-      if (options.stdin) options.stdin.pipe(child.stdin);
-      else child.stdin.end();
-      child.on('error', reject);
-      child.on('close', (code) => {
-        options.stdin?.unpipe(child.stdin);
-        resolve({
-          exitCode: code ?? 1,
-          stdout: Buffer.concat(stdout).toString('utf8'),
-          stderr: Buffer.concat(stderr).toString('utf8'),
-        });
-      });
+  return (argv, options = {}) => {
+    const env = Object.fromEntries(
+      Object.entries(options.env ?? {}).filter(([name]) => name !== 'PGHOST' && name !== 'PGPORT'),
+    );
+    const names = Object.keys(env).flatMap((name) => ['-e', name]);
+    return localExec(['docker', 'exec', ...(options.stdin ? ['-i'] : []), ...names, container, ...argv], {
+      ...options,
+      env,
     });
+  };
 }
 
 /** What pg (and @rel/db-migrate / @rel/replicate) need to reach a database of the test container. */
