@@ -65,6 +65,7 @@ export async function waitForReady(
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.signal?.aborted) stop.abort();
       let exitCode: number | undefined;
+      let restarted = false;
       const waitStartedSec = Math.floor(Date.now() / 1000) - 1;
       const exited = client.docker
         .getContainer(first.Id)
@@ -92,6 +93,7 @@ export async function waitForReady(
               );
             }
             if (info.RestartCount > first.RestartCount) {
+              restarted = true;
               // While `restarting`, ExitCode is the last run's; once running again, it is 0.
               const how =
                 state.Status === 'restarting'
@@ -116,9 +118,18 @@ export async function waitForReady(
         // Seen from inspect, a container its restart policy restarts may already show exit code 0 again,
         // and a `next-exit` wait registered while it was restarting may not say the code either: the
         // engine's `die` events are its own word on every exit since we started waiting.
-        if (isRelError(error, 'STEP_FAILED')) {
-          if (exitCode === undefined) await Promise.race([exited, sleep(1000)]);
-          exitCode = (await lastDieExitCode(client, first.Id, waitStartedSec)) ?? exitCode;
+        // Once restarted, neither inspect (0 again) nor the `next-exit` wait (it may answer 0 too) is to be
+        // believed: only a `die` event gives the code, else the message says restarted without one.
+        // The `next-exit` wait ends the poll at once (it aborts it), so its code may be all there is to go on.
+        if (isRelError(error, 'STEP_FAILED') || exitCode !== undefined) {
+          if (exitCode === undefined && !restarted) await Promise.race([exited, sleep(1000)]);
+          const died = await lastDieExitCode(client, first.Id, waitStartedSec);
+          const now = await inspectContainer(client, first.Id).catch(() => undefined);
+          if (now && now.RestartCount > first.RestartCount) restarted = true;
+          exitCode = died ?? (restarted ? undefined : exitCode);
+          if (exitCode === undefined && restarted && !isRelError(error, 'STEP_FAILED')) {
+            failure = exitedError('exited and was restarted by its restart policy', now?.State.ExitCode ?? -1);
+          }
         }
         if (exitCode !== undefined) {
           const after = await inspectContainer(client, first.Id).catch(() => undefined);
@@ -158,6 +169,16 @@ async function withLogLines(client: DockerClient, id: string, name: string, erro
  * event log; undefined when there is none or the engine does not answer within a second.
  */
 async function lastDieExitCode(client: DockerClient, id: string, sinceSec: number): Promise<number | undefined> {
+  // the event log may lag the exit a moment: asked up to three times
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const code = await dieExitCodeOnce(client, id, sinceSec);
+    if (code !== undefined) return code;
+    await sleep(200);
+  }
+  return undefined;
+}
+
+async function dieExitCodeOnce(client: DockerClient, id: string, sinceSec: number): Promise<number | undefined> {
   try {
     // `until` now, to the millisecond (the engine takes fractional seconds): the answer ends at once.
     const options = {
