@@ -1,7 +1,6 @@
 import type { RelEvent } from '@rel/core';
-import { buildBusyboxImage, caught, removeTestResources, TEST_LABELS, uniqueName } from '@rel/test-utils';
+import { caught, dockerTestScope, TEST_LABELS } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDocker, pingDocker } from './client.js';
 import { findContainers, removeContainers, startContainer, stopContainer } from './containers.js';
 import { execInContainer } from './exec.js';
 import { environmentLabels } from './labels.js';
@@ -12,27 +11,17 @@ import { containerStats, watchContainerStats } from './stats.js';
 import type { ContainerSpec } from './types.js';
 import { Wait, waitForReady } from './wait.js';
 
-const client = connectDocker();
-const prefix = uniqueName('containers');
+// the file's share of the engine: client, name prefix, its own network (not Docker's default bridge), busybox image
+const scope = dockerTestScope('containers', { network: true });
+const { client, prefix, network } = scope;
+beforeAll(scope.setup);
+afterAll(scope.teardown);
 const project = prefix; // a project of its own: findContainers sees only this file's containers
-// Containers join a network of their own rather than Docker's default bridge.
-const network = `${prefix}-net`;
-let image: string;
-
-beforeAll(async () => {
-  await pingDocker(client);
-  image = await buildBusyboxImage(client);
-  await ensureNetwork(client, network, TEST_LABELS);
-});
-
-afterAll(async () => {
-  await removeTestResources(client, prefix);
-});
 
 function spec(name: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
   return {
     name: `${prefix}-${name}`,
-    image,
+    image: scope.image,
     labels: { ...TEST_LABELS, ...environmentLabels({ project, environment: 'green', role: name, version: 'v1' }) },
     network: { name: network },
     ...extra,
@@ -113,7 +102,7 @@ describe('runContainer, findContainers, removeContainers', () => {
     const api = all[0]!;
     expect(api).toMatchObject({
       name: `${prefix}-api`,
-      image,
+      image: scope.image,
       project,
       environment: 'green',
       role: 'api',

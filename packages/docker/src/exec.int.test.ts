@@ -4,25 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import {
-  caught,
-  removeTestResources,
-  SANDBOX_IMAGES,
-  sandboxRegistryAuth,
-  TEST_LABELS,
-  uniqueName,
-} from '@rel/test-utils';
+import { caught, dockerTestScope, SANDBOX_IMAGES, sandboxRegistryAuth, TEST_LABELS } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDocker, pingDocker } from './client.js';
+import { connectDocker } from './client.js';
 import { execInContainer, execInContainerStream } from './exec.js';
 import { pullImage } from './pull.js';
-import { ensureNetwork } from './resources.js';
 import { runContainer } from './run.js';
 import { Wait, waitForReady } from './wait.js';
 
-const client = connectDocker();
-const prefix = uniqueName('exec');
-const network = `${prefix}-net`;
+// the file's share of the engine: client, name prefix, its own network; the PostgreSQL image instead of busybox
+const scope = dockerTestScope('exec', { network: true, busybox: false });
+const { client, prefix, network } = scope;
+beforeAll(scope.setup);
+afterAll(scope.teardown);
 let id: string;
 let dir: string;
 
@@ -63,10 +57,8 @@ const psql = (sql: string, database = 'app') =>
   execInContainer(client, id, ['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', 'app', '-d', database, '-c', sql]);
 
 beforeAll(async () => {
-  await pingDocker(client);
   dir = await mkdtemp(join(tmpdir(), 'reltest-docker-exec-'));
   await pullImage(client, SANDBOX_IMAGES.postgres, { auth: await sandboxRegistryAuth() });
-  await ensureNetwork(client, network, TEST_LABELS);
   ({ id } = await runContainer(client, {
     name: `${prefix}-db`,
     image: SANDBOX_IMAGES.postgres,
@@ -87,7 +79,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await removeTestResources(client, prefix);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -1,29 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import {
-  buildBusyboxImage,
-  type EngineProxy,
-  removeTestResources,
-  startEngineProxy,
-  TEST_LABELS,
-  uniqueName,
-} from '@rel/test-utils';
+import { dockerTestScope, type EngineProxy, startEngineProxy, TEST_LABELS } from '@rel/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connectDocker, pingDocker } from './client.js';
+import { connectDocker } from './client.js';
 import { execInContainer } from './exec.js';
 import { runContainer } from './run.js';
 
-const client = connectDocker();
-const prefix = uniqueName('run');
-let image: string;
-
-beforeAll(async () => {
-  await pingDocker(client);
-  image = await buildBusyboxImage(client);
-});
-
-afterAll(async () => {
-  await removeTestResources(client, prefix);
-});
+// the file's share of the engine: client, name prefix, busybox image
+const scope = dockerTestScope('run');
+const { client, prefix } = scope;
+beforeAll(scope.setup);
+afterAll(scope.teardown);
 
 function occurrences(texts: string[], needle: string): number {
   return texts.reduce((count, text) => count + text.split(needle).length - 1, 0);
@@ -45,7 +31,7 @@ describe('what travels in the URL of an engine request', () => {
     const name = `${prefix}-create-query`;
     const { id } = await runContainer(proxied, {
       name,
-      image,
+      image: scope.image,
       env: { REL_TEST_SECRET: secret, POSTGRES_PASSWORD: `${secret}-pg` },
       labels: { ...TEST_LABELS, 'rel.test.case': 'create-query' },
       cmd: ['sleep', '60'],

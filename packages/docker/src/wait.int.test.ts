@@ -1,45 +1,25 @@
 import { sleep } from '@rel/core';
-import {
-  buildBusyboxImage,
-  caught,
-  removeTestResources,
-  SANDBOX_IMAGES,
-  sandboxRegistryAuth,
-  TEST_LABELS,
-  uniqueName,
-} from '@rel/test-utils';
+import { caught, dockerTestScope, SANDBOX_IMAGES, sandboxRegistryAuth, TEST_LABELS } from '@rel/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDocker, pingDocker } from './client.js';
 import { execInContainer } from './exec.js';
 import { tailLogs } from './logs.js';
 import { pullImage } from './pull.js';
-import { ensureNetwork } from './resources.js';
 import { runContainer } from './run.js';
 import type { ContainerSpec } from './types.js';
 import { Wait, waitForReady } from './wait.js';
 
-const client = connectDocker();
-const prefix = uniqueName('wait');
-// Containers join a network of their own rather than Docker's default bridge.
-const network = `${prefix}-net`;
-let image: string;
+// the file's share of the engine: client, name prefix, its own network (not Docker's default bridge), busybox image
+const scope = dockerTestScope('wait', { network: true });
+const { client, prefix, network } = scope;
+beforeAll(scope.setup);
+afterAll(scope.teardown);
 let count = 0;
-
-beforeAll(async () => {
-  await pingDocker(client);
-  image = await buildBusyboxImage(client);
-  await ensureNetwork(client, network, TEST_LABELS);
-});
-
-afterAll(async () => {
-  await removeTestResources(client, prefix);
-});
 
 /** Starts a busybox container (httpd on 8080 serving /www unless `cmd` says otherwise) with 8080 published. */
 async function start(extra: Partial<ContainerSpec> = {}): Promise<{ id: string; name: string; started: number }> {
   const result = await runContainer(client, {
     name: `${prefix}-${++count}`,
-    image,
+    image: scope.image,
     labels: { ...TEST_LABELS },
     network: { name: network },
     ports: [{ container: 8080, host: 0 }],

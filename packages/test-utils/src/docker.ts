@@ -6,7 +6,16 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type DockerClient, removeContainers, removeNetwork, removeVolume } from '@rel/docker';
+import {
+  connectDocker,
+  type DockerClient,
+  ensureNetwork,
+  pingDocker,
+  removeContainers,
+  removeNetwork,
+  removeVolume,
+} from '@rel/docker';
+import { TEST_LABELS } from './sandbox.js';
 
 const run = promisify(execFile);
 
@@ -122,4 +131,44 @@ export async function containerIds(project: string, env: string): Promise<Record
       .filter(Boolean)
       .map((l) => l.split(' ') as [string, string]),
   );
+}
+
+/** One test file's share of the engine: its client, the prefix of everything it creates, its network and image. */
+export interface DockerTestScope {
+  client: DockerClient;
+  /** `reltest-docker-<what>-<random>`: every container, network and volume of the file starts with it. */
+  prefix: string;
+  /** `<prefix>-net`, created by `setup` when asked for (containers join it rather than Docker's default bridge). */
+  network: string;
+  /** The busybox test image (built by `setup`; cached by its inputs). */
+  readonly image: string;
+  /** For `beforeAll`: the engine answers, the busybox image is built (unless `busybox: false`), the network made. */
+  setup(): Promise<void>;
+  /** For `afterAll`: everything under the prefix removed (labelled rel.test). */
+  teardown(): Promise<void>;
+}
+
+/** A test file's share of the engine: `beforeAll(scope.setup)` and `afterAll(scope.teardown)` in the file. */
+export function dockerTestScope(what: string, options: { network?: boolean; busybox?: boolean } = {}): DockerTestScope {
+  const client = connectDocker();
+  const prefix = uniqueName(what);
+  const network = `${prefix}-net`;
+  let image: string | undefined;
+  return {
+    client,
+    prefix,
+    network,
+    get image() {
+      if (image === undefined) throw new Error('the busybox image is built by setup(): read it inside a test or hook');
+      return image;
+    },
+    async setup() {
+      await pingDocker(client);
+      if (options.busybox !== false) image = await buildBusyboxImage(client);
+      if (options.network) await ensureNetwork(client, network, TEST_LABELS);
+    },
+    async teardown() {
+      await removeTestResources(client, prefix);
+    },
+  };
 }
