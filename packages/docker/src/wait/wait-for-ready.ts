@@ -115,28 +115,24 @@ export async function waitForReady(
         );
       } catch (error) {
         let failure = error;
-        // Seen from inspect, a container its restart policy restarts may already show exit code 0 again,
-        // and a `next-exit` wait registered while it was restarting may not say the code either: the
-        // engine's `die` events are its own word on every exit since we started waiting.
-        // Once restarted, neither inspect (0 again) nor the `next-exit` wait (it may answer 0 too) is to be
-        // believed: only a `die` event gives the code, else the message says restarted without one.
-        // The `next-exit` wait ends the poll at once (it aborts it), so its code may be all there is to go on.
+        // The engine's `die` events are its own word on every exit since we started waiting. Inspect is not (a
+        // container its restart policy restarted shows exit code 0 again), nor is the `next-exit` wait for such a
+        // container (it answers 0, and ends the poll at once by aborting it): once restarted, only a `die` event
+        // gives the code, else the message says restarted without one.
         if (isRelError(error, 'STEP_FAILED') || exitCode !== undefined) {
           if (exitCode === undefined && !restarted) await Promise.race([exited, sleep(1000)]);
           const died = await lastDieExitCode(client, first.Id, waitStartedSec);
-          const now = await inspectContainer(client, first.Id).catch(() => undefined);
-          if (now && now.RestartCount > first.RestartCount) restarted = true;
-          exitCode = died ?? (restarted ? undefined : exitCode);
-          if (exitCode === undefined && restarted && !isRelError(error, 'STEP_FAILED')) {
-            failure = exitedError('exited and was restarted by its restart policy', now?.State.ExitCode ?? -1);
-          }
-        }
-        if (exitCode !== undefined) {
           const after = await inspectContainer(client, first.Id).catch(() => undefined);
-          failure = exitedError(
-            after?.State.OOMKilled ? 'was killed for lack of memory' : `exited with code ${exitCode}`,
-            exitCode,
-          );
+          if (after && after.RestartCount > first.RestartCount) restarted = true;
+          exitCode = died ?? (restarted ? undefined : exitCode);
+          if (exitCode !== undefined) {
+            failure = exitedError(
+              after?.State.OOMKilled ? 'was killed for lack of memory' : `exited with code ${exitCode}`,
+              exitCode,
+            );
+          } else if (restarted && !isRelError(error, 'STEP_FAILED')) {
+            failure = exitedError('exited and was restarted by its restart policy', after?.State.ExitCode ?? -1);
+          }
         }
         if (isRelError(failure, 'TIMEOUT') || isRelError(failure, 'STEP_FAILED') || isRelError(failure, 'UNHEALTHY')) {
           throw await withLogLines(client, first.Id, name, failure);
