@@ -268,30 +268,24 @@ export function flag(options: FieldOptions<boolean> & { default: boolean }) {
 
 /** A memory size in bytes: `512MiB`, `800M`, `1GB`, bytes. */
 export function size(options: { description: string }) {
-  return optionalField(
-    (raw, report) => {
-      if (raw === undefined) return undefined;
-      try {
-        return parseSize(scalar(raw, report) ?? '', 'size');
-      } catch (error) {
-        report((error as Error).message.replace(/^size: /, ''));
-        return 0;
-      }
-    },
-    { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string' }] },
-    options,
-  );
+  return positiveUnit(parseSize, 'size', options);
 }
 
 /** A share: `50%` or `0.5`. */
 export function share(options: { description: string }) {
+  return positiveUnit(parseShare, 'share', options);
+}
+
+/** A positive number written with its unit, read by `parse` (whose messages start with `<what>: `). */
+function positiveUnit(parse: (text: string, what: string) => number, what: string, options: { description: string }) {
   return optionalField(
     (raw, report) => {
       if (raw === undefined) return undefined;
       try {
-        return parseShare(scalar(raw, report) ?? '', 'share');
+        return parse(scalar(raw, report) ?? '', what);
       } catch (error) {
-        report((error as Error).message.replace(/^share: /, ''));
+        const message = (error as Error).message;
+        report(message.startsWith(`${what}: `) ? message.slice(what.length + 2) : message);
         return 0;
       }
     },
