@@ -76,11 +76,17 @@ describe('rel monitor', () => {
   it('a healthy green passes the whole run: every check logged, a summary, a report and a Prometheus file', async () => {
     const r = await t.rel(['monitor', '2s', '--interval', '500ms']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/green passed 2\.0s of monitoring: 5 checks, 0 failed/);
+    const counted = r.stdout.match(/green passed 2\.0s of monitoring: (\d) checks?, 0 failed/);
+    expect(counted, r.stdout).not.toBeNull();
     const lines = newestLog();
     expect(lines[0]).toMatchObject({ type: 'start', intervalMs: 500 });
     const checks = lines.filter((l) => l.type === 'check');
-    expect(checks).toHaveLength(5);
+    // Five slots (0, 0.5, ... 2 s): each ran a check, or was skipped because the check before overran it (a
+    // busy machine), and the log says which
+    const skipped = checks.reduce((sum, c) => sum + (c.skippedSlots as number), 0);
+    expect(checks.length + skipped).toBe(5);
+    expect(checks.length).toBeGreaterThanOrEqual(3);
+    expect(Number(counted![1])).toBe(checks.length);
     expect(checks.every((c) => c.verdict === 'pass')).toBe(true);
     expect((checks[0]!.probes as Array<{ probe: string }>).map((p) => p.probe)).toEqual([
       'public',
@@ -88,11 +94,13 @@ describe('rel monitor', () => {
       'client',
       'green-containers',
     ]);
-    expect(lines.at(-1)).toMatchObject({ type: 'summary', outcome: 'passed', checks: 5, failures: 0 });
+    expect(lines.at(-1)).toMatchObject({ type: 'summary', outcome: 'passed', checks: checks.length, failures: 0 });
     const report = r.stdout.match(/report (\S+\.html)/)![1]!;
     expect(readFileSync(report, 'utf8')).toMatch(/<svg/);
     const prom = readFileSync(join(monitorDir, 'rel_monitor.prom'), 'utf8');
-    expect(prom).toMatch(/^rel_monitor_checks_total\{[^}]*environment="green"[^}]*\} 5$/m);
+    expect(prom).toMatch(
+      new RegExp(`^rel_monitor_checks_total\\{[^}]*environment="green"[^}]*\\} ${checks.length}$`, 'm'),
+    );
     expect(await throughNginx(nginx.publicUrl)).toMatchObject({ env: 'green' });
   });
 
