@@ -14,24 +14,27 @@
 // faster (no fsync, wal_level minimal) and then only read; the target keeps PostgreSQL's durable defaults
 // (fsync, full_page_writes, wal_level replica) with shared_buffers 256MB and max_wal_size 4GB, for all
 // three. The machine may be shared: figures are noisy; BENCH_ROUNDS (default 3) rounds, order turning, medians.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import {
+  BULK_LOAD_SETTINGS,
+  benchDatabaseScripts,
   dockerCli as docker,
   dockerExec,
+  dockerWithFile,
   gib,
+  loadBenchDatabase,
   median,
   mib,
   psql,
-  SANDBOX_IMAGES,
   seconds,
-  waitForPostgres,
+  startBenchServer,
+  timeInRounds,
 } from '@rel/test-utils';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -49,7 +52,6 @@ const MWM = process.env.BENCH_MWM;
 // splitTableBytes of rel (its default: 256 MiB; Infinity never splits the dominant table).
 const SPLIT = process.env.BENCH_SPLIT;
 const ONLY = process.env.BENCH_VARIANTS?.split(',');
-const IMAGE = SANDBOX_IMAGES.postgres;
 
 if (!existsSync(dist)) {
   console.error(`${dist} is missing: build it with \`cd packages/replicate && npx tsup\` (or npm run build)`);
@@ -57,106 +59,7 @@ if (!existsSync(dist)) {
 }
 const { replicateDatabase } = await import(dist);
 
-/** Runs a command in a container with its stdin or stdout bound to a file (like a shell redirect). */
-function dockerWithFile(args, file, direction) {
-  return new Promise((resolve, reject) => {
-    const fd = openSync(file, direction === 'out' ? 'w' : 'r', 0o600);
-    const stdio = direction === 'out' ? ['ignore', fd, 'inherit'] : [fd, 'inherit', 'inherit'];
-    const child = spawn('docker', args, { stdio });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      closeSync(fd);
-      code === 0 ? resolve() : reject(new Error(`docker ${args.slice(0, 4).join(' ')}... exited ${code}`));
-    });
-  });
-}
-
-/** Starts a server; `settings` by ALTER SYSTEM and a restart (the sample image's entrypoint loses `-c`). */
-async function startServer(name, password, settings) {
-  await docker(
-    'run',
-    '-d',
-    '--name',
-    name,
-    '--label',
-    'rel.test=1',
-    // Parallel VACUUM keeps its dead tuples in shared memory: more than Docker's default 64 MB /dev/shm.
-    '--shm-size=1g',
-    '-e',
-    'POSTGRES_USER=app',
-    '-e',
-    `POSTGRES_PASSWORD=${password}`,
-    '-e',
-    'POSTGRES_DB=app',
-    '-p',
-    '127.0.0.1:0:5432',
-    IMAGE,
-  );
-  await waitForPostgres(name);
-  for (const setting of settings) await psql(name, `ALTER SYSTEM SET ${setting}`);
-  await docker('restart', '-t', '30', name);
-  await waitForPostgres(name);
-  const { stdout } = await docker('port', name, '5432/tcp');
-  return Number(stdout.trim().split('\n')[0].split(':').pop());
-}
-
-const SOURCE_SETTINGS = [
-  'fsync = off',
-  'synchronous_commit = off',
-  'full_page_writes = off',
-  'wal_level = minimal',
-  'max_wal_senders = 0',
-  "max_wal_size = '8GB'",
-  "checkpoint_timeout = '30min'",
-  'autovacuum = off',
-  "shared_buffers = '256MB'",
-  "maintenance_work_mem = '512MB'",
-];
 const TARGET_SETTINGS = ["shared_buffers = '256MB'", "max_wal_size = '4GB'"];
-
-// Two sessions at once. CREATE and INSERT in one transaction: with wal_level=minimal the data is not WAL-logged.
-const LOAD = [
-  `BEGIN;
-   CREATE TABLE events (
-     id bigint NOT NULL, occurred_at timestamptz NOT NULL, customer_id int NOT NULL, kind text NOT NULL,
-     source text NOT NULL, payload text NOT NULL);
-   INSERT INTO events
-   SELECT i, timestamptz '2025-01-01' + i * interval '1 second', 1 + (i::bigint * 7919) % 200000,
-          (ARRAY['page_view','click','add_to_cart','checkout','login','logout','search'])[1 + i % 7],
-          'web-' || (i % 13), md5(i::text) || ' ' || md5((i::bigint * 31)::text) || ' session ' || (i % 50000)
-     FROM generate_series(1, ${EVENTS}) AS i;
-   COMMIT;
-   ALTER TABLE events ADD PRIMARY KEY (id);
-   CREATE INDEX events_customer ON events (customer_id);
-   CREATE INDEX events_occurred ON events (occurred_at);`,
-  `BEGIN;
-   CREATE TABLE customers (
-     id int PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE, country text NOT NULL, created_at timestamptz NOT NULL);
-   INSERT INTO customers
-   SELECT i, 'Customer ' || i, 'customer' || i || '@example.com', (ARRAY['FR','DE','US','JP','BR'])[1 + i % 5],
-          timestamptz '2020-01-01' + i * interval '17 minutes'
-     FROM generate_series(1, 200000) AS i;
-   CREATE TABLE products (id int PRIMARY KEY, sku text NOT NULL, title text NOT NULL, price numeric(10,2) NOT NULL);
-   INSERT INTO products SELECT i, 'SKU-' || lpad(i::text, 6, '0'), 'Product ' || md5(i::text), (i % 997) + 0.99
-     FROM generate_series(1, 20000) AS i;
-   CREATE TABLE orders (
-     id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers (id), status text NOT NULL,
-     total numeric(12,2) NOT NULL, created_at timestamptz NOT NULL);
-   INSERT INTO orders
-   SELECT i, 1 + i % 200000, (ARRAY['new','paid','shipped','delivered','refunded'])[1 + i % 5], (i % 100000) / 100.0,
-          timestamptz '2023-01-01' + i * interval '30 seconds'
-     FROM generate_series(1, 1000000) AS i;
-   SELECT setval('orders_id_seq', 1000000);
-   CREATE INDEX orders_customer ON orders (customer_id);
-   CREATE TABLE order_lines (order_id bigint NOT NULL REFERENCES orders (id), line int NOT NULL,
-     product_id int NOT NULL REFERENCES products (id), quantity int NOT NULL, PRIMARY KEY (order_id, line));
-   INSERT INTO order_lines SELECT o, l, 1 + (o * l) % 20000, 1 + (o + l) % 5
-     FROM generate_series(1, 1000000) AS o, generate_series(1, 2) AS l;
-   CREATE TABLE settings (key text PRIMARY KEY, value jsonb NOT NULL);
-   INSERT INTO settings SELECT 'key.' || i, jsonb_build_object('n', i, 'on', i % 2 = 0) FROM generate_series(1, 500) AS i;
-   SELECT lo_from_bytea(0, convert_to(repeat('attachment ', 100000), 'UTF8'));
-   COMMIT;`,
-];
 
 const id = randomBytes(4).toString('hex');
 const srcName = `relbench-replicate-src-${id}`;
@@ -166,35 +69,13 @@ const dir = mkdtempSync(join(tmpdir(), 'rel-bench-replicate-'));
 const started = Date.now();
 try {
   const [srcPort, dstPort] = await Promise.all([
-    startServer(srcName, password, SOURCE_SETTINGS),
-    startServer(dstName, password, TARGET_SETTINGS),
+    startBenchServer(srcName, password, BULK_LOAD_SETTINGS),
+    startBenchServer(dstName, password, TARGET_SETTINGS),
   ]);
   const settings = (port, database) => ({ host: '127.0.0.1', port, user: 'app', password, database });
-  const loadStarted = Date.now();
-  await Promise.all(LOAD.map((sql) => psql(srcName, sql)));
-  await psql(srcName, 'VACUUM (FREEZE, ANALYZE)');
-  await psql(srcName, 'CHECKPOINT');
-  const size = Number(await psql(srcName, "SELECT pg_database_size('app')"));
-  const tableList = (
-    await psql(
-      srcName,
-      `SELECT relname || ' ' || pg_table_size(oid) || ' ' || pg_indexes_size(oid) || ' ' || reltuples::bigint FROM pg_class
-        WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY pg_table_size(oid) DESC`,
-    )
-  )
-    .split('\n')
-    .map((line) => line.split(' '));
-  console.log(
-    `source: ${gib(size)} made in ${seconds(Date.now() - loadStarted)}; tables: ${tableList
-      .map(
-        ([t, bytes, idx, rows]) =>
-          `${t} ${mib(Number(bytes))} + indexes ${mib(Number(idx))} (${Number(rows).toLocaleString('en')} rows)`,
-      )
-      .join(', ')}`,
-  );
-  if (size < MIN_BYTES) throw new Error(`the source is ${gib(size)}, less than 1 GiB: raise BENCH_EVENT_ROWS`);
+  const { size, tables } = await loadBenchDatabase(srcName, benchDatabaseScripts(EVENTS), MIN_BYTES);
   // Warm the source's page cache for all three alike.
-  await psql(srcName, tableList.map(([t]) => `SELECT count(*) FROM ${t};`).join(' '));
+  await psql(srcName, tables.map((t) => `SELECT count(*) FROM ${t.table};`).join(' '));
 
   const resetTarget = async () => {
     for (const db of ['app', 'app__rel_previous', 'app__rel_new', 'raw']) {
@@ -248,7 +129,7 @@ try {
         await dockerExec(dstName)(['psql', '-X', '-q', '-U', 'app', '-d', 'raw', '-v', 'ON_ERROR_STOP=1'], {
           stdin: Readable.from([schema.stdout]),
         });
-        const queue = tableList.map(([t]) => t);
+        const queue = tables.map((t) => t.table);
         await Promise.all(
           Array.from({ length: PARALLEL }, async () => {
             const from = new pg.Client(settings(srcPort, 'app'));
@@ -269,29 +150,14 @@ try {
       },
     },
   ];
-  for (let round = 0; round < ROUNDS; round++) {
-    // The order turns every round, so that none always runs first (or after the same one).
-    for (let i = 0; i < variants.length; i++) {
-      const variant = variants[(round + i) % variants.length];
-      if (ONLY && !ONLY.includes(variant.key)) continue;
-      await resetTarget();
-      const t0 = Date.now();
-      await variant.run();
-      variant.times.push(Date.now() - t0);
-    }
-    console.log(
-      `  round ${round + 1}: ${variants
-        .filter((v) => v.times.length > 0)
-        .map((v) => `${v.label} ${seconds(v.times.at(-1))}`)
-        .join('; ')}`,
-    );
-  }
+  console.log(`replication of a ${gib(size)} database:`);
+  await timeInRounds(
+    variants.filter((v) => !ONLY || ONLY.includes(v.key)),
+    ROUNDS,
+    resetTarget,
+  );
   const [rel, seed, raw] = variants;
   const d = relResult.durations;
-  console.log(`replication of a ${gib(size)} database, ${ROUNDS} round(s), medians:`);
-  for (const v of variants.filter((x) => x.times.length > 0)) {
-    console.log(`  ${`${v.label}:`.padEnd(44)} ${seconds(median(v.times))}  (all: ${v.times.map(seconds).join(', ')})`);
-  }
   console.log(
     `  rel phases (last round): prepare ${seconds(d.prepareMs)}, schema ${seconds(d.schemaMs)}, rows and the indexes of tables copied ${seconds(d.copyMs)}, ` +
       `rest of post-data ${seconds(d.postDataMs)}, verify ${seconds(d.verifyMs)}, swap ${seconds(d.swapMs)}; ` +

@@ -1,5 +1,7 @@
 // @rel/test-utils: test support shared by rel's tests and benchmarks (private: never published, not in any tarball).
+
 export * from './bench.js';
+export * from './bench-database.js';
 export * from './caught.js';
 export * from './cli.js';
 export * from './docker.js';
