@@ -5,8 +5,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { dockerCli, gib, median, mib, seconds } from './bench.js';
-import { psql, waitForPostgres } from './postgres.js';
-import { SANDBOX_IMAGES, TEST_LABELS } from './sandbox.js';
+import { postgresRunArgs, psql, waitForPostgres } from './postgres.js';
 
 /** Settings that only make a bulk load faster (no fsync, wal_level minimal, no autovacuum): for a source only read. */
 export const BULK_LOAD_SETTINGS: readonly string[] = [
@@ -79,25 +78,8 @@ export function benchDatabaseScripts(eventRows: number): string[] {
  * su takes them for its own); returns its host port.
  */
 export async function startBenchServer(name: string, password: string, settings: readonly string[]): Promise<number> {
-  const labels = Object.entries(TEST_LABELS).flatMap(([key, value]) => ['--label', `${key}=${value}`]);
-  await dockerCli(
-    'run',
-    '-d',
-    '--name',
-    name,
-    ...labels,
-    // Parallel VACUUM keeps its dead tuples in shared memory: more than Docker's default 64 MB /dev/shm.
-    '--shm-size=1g',
-    '-e',
-    'POSTGRES_USER=app',
-    '-e',
-    `POSTGRES_PASSWORD=${password}`,
-    '-e',
-    'POSTGRES_DB=app',
-    '-p',
-    '127.0.0.1:0:5432',
-    SANDBOX_IMAGES.postgres,
-  );
+  // Parallel VACUUM keeps its dead tuples in shared memory: more than Docker's default 64 MB /dev/shm.
+  await dockerCli(...postgresRunArgs(name, password, ['--shm-size=1g']));
   await waitForPostgres(name);
   for (const setting of settings) await psql(name, `ALTER SYSTEM SET ${setting}`);
   await dockerCli('restart', '-t', '30', name);

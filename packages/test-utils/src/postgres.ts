@@ -71,13 +71,11 @@ export interface TestPostgres {
 }
 
 /**
- * Starts a PostgreSQL container `reltest-<name>-<random>` (user, password-protected, and database `app`) and waits
- * until it answers over TCP. `dockerArgs`: more `docker run` options (e.g. a small `--tmpfs` for a tablespace).
+ * `docker run` arguments of a detached PostgreSQL container `container` of the sandbox image: label rel.test=1, user
+ * and database `app` with `password`, port 5432 published on 127.0.0.1 (a free port), then `dockerArgs`.
  */
-export async function startPostgres(name: string, dockerArgs: readonly string[] = []): Promise<TestPostgres> {
-  const container = `reltest-${name}-${randomBytes(4).toString('hex')}`;
-  const password = `pw-${randomBytes(8).toString('hex')}`;
-  await run('docker', [
+export function postgresRunArgs(container: string, password: string, dockerArgs: readonly string[] = []): string[] {
+  return [
     'run',
     '-d',
     '--label',
@@ -94,7 +92,17 @@ export async function startPostgres(name: string, dockerArgs: readonly string[] 
     '127.0.0.1:0:5432',
     ...dockerArgs,
     POSTGRES_IMAGE,
-  ]);
+  ];
+}
+
+/**
+ * Starts a PostgreSQL container `reltest-<name>-<random>` (user, password-protected, and database `app`) and waits
+ * until it answers over TCP. `dockerArgs`: more `docker run` options (e.g. a small `--tmpfs` for a tablespace).
+ */
+export async function startPostgres(name: string, dockerArgs: readonly string[] = []): Promise<TestPostgres> {
+  const container = `reltest-${name}-${randomBytes(4).toString('hex')}`;
+  const password = `pw-${randomBytes(8).toString('hex')}`;
+  await run('docker', postgresRunArgs(container, password, dockerArgs));
   let port = 0;
   const settings = (database = 'app'): PgSettings => ({ host: '127.0.0.1', port, user: 'app', password, database });
   const query = async <R extends pg.QueryResultRow>(database: string, sql: string, values?: unknown[]) => {
