@@ -161,17 +161,16 @@ async function withLogLines(client: DockerClient, id: string, name: string, erro
 }
 
 /**
- * The exit code of the container's last `die` event since `sinceSec` (Unix seconds), from the engine's
- * event log; undefined when there is none or the engine does not answer within a second.
+ * The exit code of the container's last `die` event since `sinceSec` (Unix seconds), from the engine's event log;
+ * undefined when there is none. The log may lag the exit a moment: asked up to three times, 200 ms apart, each
+ * answer awaited 2 s at most.
  */
 async function lastDieExitCode(client: DockerClient, id: string, sinceSec: number): Promise<number | undefined> {
-  // the event log may lag the exit a moment: asked up to three times
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const code = await dieExitCodeOnce(client, id, sinceSec);
-    if (code !== undefined) return code;
+    if (code !== undefined || attempt === 3) return code;
     await sleep(200);
   }
-  return undefined;
 }
 
 async function dieExitCodeOnce(client: DockerClient, id: string, sinceSec: number): Promise<number | undefined> {
