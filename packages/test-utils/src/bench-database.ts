@@ -134,11 +134,9 @@ export function dockerWithFile(args: readonly string[], file: string, direction:
     const stdio: ['ignore' | number, 'inherit' | number, 'inherit'] =
       direction === 'out' ? ['ignore', fd, 'inherit'] : [fd, 'inherit', 'inherit'];
     const child = spawn('docker', args, { stdio });
-    child.on('error', (error) => {
-      closeSync(fd);
-      reject(error);
-    });
-    child.on('close', (code) => {
+    // a docker that cannot start emits 'error' and then 'close': the first of them ends it
+    child.once('error', reject);
+    child.once('close', (code) => {
       closeSync(fd);
       code === 0 ? resolve() : reject(new Error(`docker ${args.slice(0, 4).join(' ')}... exited ${code}`));
     });
